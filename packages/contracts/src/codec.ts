@@ -1,0 +1,301 @@
+import { farmbrain } from './gen/farmbrain.js';
+import type {
+  Action,
+  AgentStatus,
+  EventMeta,
+  EventType,
+  FarmEvent,
+  JsonObject,
+  MemoryKind,
+  MemoryUpdated,
+  Scope,
+  Side,
+} from './events.js';
+
+const pb = farmbrain.v1;
+
+/** Raised when bytes are not a valid protobuf EventBatch/Event, or a payload is missing. */
+export class DecodeError extends Error {
+  readonly code = 'DECODE_ERROR';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'DecodeError';
+  }
+}
+
+const ACTION_TO_PB: Record<Action, number> = { buy: 1, sell: 2, hold: 3, close: 4 };
+const SIDE_TO_PB: Record<Side, number> = { buy: 1, sell: 2 };
+const KIND_TO_PB: Record<MemoryKind, number> = { observation: 1, reflection: 2, lesson: 3, fact: 4, procedure: 5 };
+const SCOPE_TO_PB: Record<Scope, number> = { agent: 1, team: 2, fleet: 3 };
+const STATUS_TO_PB: Record<AgentStatus, number> = { active: 1, paused: 2, stopped: 3, error: 4 };
+const invert = <K extends string>(m: Record<K, number>): Record<number, K | undefined> =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [v, k])) as Record<number, K | undefined>;
+const PB_TO_ACTION = invert(ACTION_TO_PB);
+const PB_TO_SIDE = invert(SIDE_TO_PB);
+const PB_TO_KIND = invert(KIND_TO_PB);
+const PB_TO_SCOPE = invert(SCOPE_TO_PB);
+const PB_TO_STATUS = invert(STATUS_TO_PB);
+
+/** Protobuf oneof case name for each event type. */
+const CASE_OF: Record<EventType, string> = {
+  agent_registered: 'agentRegistered',
+  decision_made: 'decisionMade',
+  trade_executed: 'tradeExecuted',
+  position_closed: 'positionClosed',
+  checkpoint_saved: 'checkpointSaved',
+  memory_stored: 'memoryStored',
+  memory_updated: 'memoryUpdated',
+  memory_forgotten: 'memoryForgotten',
+  agent_state_changed: 'agentStateChanged',
+};
+const TYPE_OF: Record<string, EventType> = Object.fromEntries(
+  Object.entries(CASE_OF).map(([t, c]) => [c, t as EventType]),
+);
+
+const toJsonText = (o: JsonObject | undefined): string => (o === undefined ? '' : JSON.stringify(o));
+const fromJsonText = (s: string, what: string): JsonObject => {
+  if (s === '') return {};
+  try {
+    const v: unknown = JSON.parse(s);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+    return v as JsonObject;
+  } catch (err) {
+    throw new DecodeError(`${what} is not a JSON object`, { cause: err });
+  }
+};
+/** Unknown enum numbers decode to '' so validation can report them by field. */
+const enumName = <K extends string>(m: Record<number, K | undefined>, n: number | null | undefined): K =>
+  (m[n ?? 0] ?? '') as K;
+
+function payloadToPb(e: FarmEvent): Record<string, unknown> {
+  switch (e.type) {
+    case 'agent_registered':
+      return { ...e.data, config: undefined, configJson: toJsonText(e.data.config) };
+    case 'decision_made':
+      return { ...e.data, action: ACTION_TO_PB[e.data.action] ?? 0 };
+    case 'trade_executed':
+      return { ...e.data, side: SIDE_TO_PB[e.data.side] ?? 0 };
+    case 'position_closed':
+    case 'checkpoint_saved':
+    case 'memory_forgotten':
+      return { ...e.data };
+    case 'memory_stored':
+      return {
+        ...e.data,
+        kind: KIND_TO_PB[e.data.kind] ?? 0,
+        scope: SCOPE_TO_PB[e.data.scope] ?? 0,
+        expiresAtMs: e.data.expiresAt,
+      };
+    case 'memory_updated': {
+      const { expiresAt, ...rest } = e.data;
+      return expiresAt === undefined ? rest : { ...rest, expiresAtMs: expiresAt };
+    }
+    case 'agent_state_changed':
+      return { status: STATUS_TO_PB[e.data.status] ?? 0, configJson: toJsonText(e.data.config), reason: e.data.reason };
+  }
+}
+
+export function toProto(e: FarmEvent): farmbrain.v1.Event {
+  const msg = new pb.Event({
+    eventId: e.eventId,
+    agentId: e.agentId,
+    producerSeq: e.producerSeq,
+    occurredAtMs: e.occurredAt,
+    correlationId: e.correlationId,
+    causationId: e.causationId,
+    schemaVersion: e.schemaVersion,
+  });
+  (msg as unknown as Record<string, unknown>)[CASE_OF[e.type]] = payloadToPb(e);
+  return msg;
+}
+
+/** Maps a decoded protobuf event to the typed model. Throws DecodeError when it has no payload. */
+export function fromProto(m: farmbrain.v1.Event): FarmEvent {
+  const meta: EventMeta = {
+    eventId: m.eventId,
+    agentId: m.agentId,
+    producerSeq: Number(m.producerSeq),
+    occurredAt: Number(m.occurredAtMs),
+    correlationId: m.correlationId,
+    causationId: m.causationId,
+    schemaVersion: m.schemaVersion,
+  };
+  const kase = m.payload;
+  const type = kase === undefined ? undefined : TYPE_OF[kase];
+  if (type === undefined) throw new DecodeError('event has no payload');
+  switch (type) {
+    case 'agent_registered': {
+      const p = m.agentRegistered!;
+      return { ...meta, type, data: { name: p.name ?? '', team: p.team ?? '', strategy: p.strategy ?? '', config: fromJsonText(p.configJson ?? '', 'agent_registered.config') } };
+    }
+    case 'decision_made': {
+      const p = m.decisionMade!;
+      return {
+        ...meta,
+        type,
+        data: {
+          symbol: p.symbol ?? '',
+          action: enumName(PB_TO_ACTION, p.action),
+          size: p.size ?? 0,
+          confidence: p.confidence ?? 0,
+          rationale: p.rationale ?? '',
+          situation: p.situation ?? [],
+          memoryIds: p.memoryIds ?? [],
+        },
+      };
+    }
+    case 'trade_executed': {
+      const p = m.tradeExecuted!;
+      return {
+        ...meta,
+        type,
+        data: {
+          orderId: p.orderId ?? '',
+          symbol: p.symbol ?? '',
+          side: enumName(PB_TO_SIDE, p.side),
+          qty: p.qty ?? 0,
+          price: p.price ?? 0,
+          fees: p.fees ?? 0,
+          decisionId: p.decisionId ?? '',
+        },
+      };
+    }
+    case 'position_closed': {
+      const p = m.positionClosed!;
+      return { ...meta, type, data: { symbol: p.symbol ?? '', realizedPnl: p.realizedPnl ?? 0, decisionIds: p.decisionIds ?? [], exitPrice: p.exitPrice ?? 0 } };
+    }
+    case 'checkpoint_saved': {
+      const p = m.checkpointSaved!;
+      return { ...meta, type, data: { label: p.label ?? '', state: p.state ?? new Uint8Array() } };
+    }
+    case 'memory_stored': {
+      const p = m.memoryStored!;
+      return {
+        ...meta,
+        type,
+        data: {
+          memoryId: p.memoryId ?? '',
+          kind: enumName(PB_TO_KIND, p.kind),
+          text: p.text ?? '',
+          tags: p.tags ?? [],
+          importance: p.importance ?? 0,
+          embedding: p.embedding ?? [],
+          scope: enumName(PB_TO_SCOPE, p.scope),
+          scopeId: p.scopeId ?? '',
+          expiresAt: Number(p.expiresAtMs ?? 0),
+          sourceEventIds: p.sourceEventIds ?? [],
+          situation: p.situation ?? [],
+        },
+      };
+    }
+    case 'memory_updated': {
+      const p = m.memoryUpdated!;
+      const data: MemoryUpdated = {
+        memoryId: p.memoryId ?? '',
+        tags: p.tags ?? [],
+        replaceTags: p.replaceTags ?? false,
+        embedding: p.embedding ?? [],
+      };
+      if (p.text != null) data.text = p.text;
+      if (p.importance != null) data.importance = p.importance;
+      if (p.expiresAtMs != null) data.expiresAt = Number(p.expiresAtMs);
+      return { ...meta, type, data };
+    }
+    case 'memory_forgotten': {
+      const p = m.memoryForgotten!;
+      return { ...meta, type, data: { memoryId: p.memoryId ?? '', reason: p.reason ?? '' } };
+    }
+    case 'agent_state_changed': {
+      const p = m.agentStateChanged!;
+      const config = p.configJson ? fromJsonText(p.configJson, 'agent_state_changed.config') : undefined;
+      return {
+        ...meta,
+        type,
+        data: { status: enumName(PB_TO_STATUS, p.status), reason: p.reason ?? '', ...(config ? { config } : {}) },
+      };
+    }
+  }
+}
+
+/** Encodes the events of ONE agent, in producer order, as one message body. */
+export function encodeBatch(events: readonly FarmEvent[]): Uint8Array {
+  return pb.EventBatch.encode({ events: events.map(toProto) }).finish();
+}
+
+/**
+ * Frames already-encoded events as one EventBatch body. Protobuf concatenates
+ * repeated fields, so a producer can encode each event once (when it is
+ * recorded) and batch them later without re-encoding.
+ */
+export function frameBatch(encodedEvents: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const e of encodedEvents) size += 1 + varintSize(e.byteLength) + e.byteLength;
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const e of encodedEvents) {
+    out[o++] = 0x0a; // field 1, length-delimited
+    let n = e.byteLength;
+    while (n > 0x7f) {
+      out[o++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    out[o++] = n;
+    out.set(e, o);
+    o += e.byteLength;
+  }
+  return out;
+}
+
+const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+
+/** Encodes one event alone (used for dead-letter bodies and size checks). */
+export function encodeEvent(e: FarmEvent): Uint8Array {
+  return pb.Event.encode(toProto(e)).finish();
+}
+
+export interface DecodedEntry {
+  /** The typed event, or undefined when this entry could not be mapped. */
+  event?: FarmEvent;
+  /** The raw protobuf event (always present), to dead-letter it as it came. */
+  raw: farmbrain.v1.Event;
+  error?: DecodeError;
+}
+
+/**
+ * Decodes one message body. A body that is not an EventBatch throws DecodeError;
+ * an entry that decodes but cannot be mapped is returned with its error, so the
+ * caller can dead-letter that event alone and keep its neighbours.
+ */
+export function decodeBatch(bytes: Uint8Array): DecodedEntry[] {
+  let batch: farmbrain.v1.EventBatch;
+  try {
+    batch = pb.EventBatch.decode(bytes);
+  } catch (err) {
+    throw new DecodeError(`message is not a protobuf EventBatch: ${(err as Error).message}`, { cause: err });
+  }
+  return batch.events.map((raw) => {
+    const ev = raw as farmbrain.v1.Event;
+    try {
+      return { raw: ev, event: fromProto(ev) };
+    } catch (err) {
+      return { raw: ev, error: err instanceof DecodeError ? err : new DecodeError(String(err), { cause: err }) };
+    }
+  });
+}
+
+/** Encodes a raw protobuf event as it came (for the dead-letter stream). */
+export function encodeRawEvent(raw: farmbrain.v1.Event): Uint8Array {
+  return pb.Event.encode(raw).finish();
+}
+
+/** Decodes a single Event body (dead-letter entries). */
+export function decodeEvent(bytes: Uint8Array): FarmEvent {
+  try {
+    return fromProto(pb.Event.decode(bytes));
+  } catch (err) {
+    if (err instanceof DecodeError) throw err;
+    throw new DecodeError(`body is not a protobuf Event: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export { farmbrain };

@@ -1,0 +1,152 @@
+/**
+ * The typed event model agents and services work with. The wire form is the
+ * protobuf in proto/farmbrain/v1/events.proto; `codec.ts` maps between the two.
+ */
+
+export const SCHEMA_VERSION = 1;
+
+export const ACTIONS = ['buy', 'sell', 'hold', 'close'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+export const SIDES = ['buy', 'sell'] as const;
+export type Side = (typeof SIDES)[number];
+
+export const MEMORY_KINDS = ['observation', 'reflection', 'lesson', 'fact', 'procedure'] as const;
+export type MemoryKind = (typeof MEMORY_KINDS)[number];
+
+export const SCOPES = ['agent', 'team', 'fleet'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const AGENT_STATUSES = ['active', 'paused', 'stopped', 'error'] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface AgentRegistered {
+  name: string;
+  team: string;
+  strategy: string;
+  config: JsonObject;
+}
+
+export interface DecisionMade {
+  symbol: string;
+  action: Action;
+  size: number;
+  /** 0..1 */
+  confidence: number;
+  rationale: string;
+  /** Numeric market-situation features, for outcome-linked recall. */
+  situation: number[];
+  /** Ids of the memories the agent consulted. */
+  memoryIds: string[];
+}
+
+export interface TradeExecuted {
+  orderId: string;
+  symbol: string;
+  side: Side;
+  qty: number;
+  price: number;
+  fees: number;
+  /** The decision this trade carries out ('' when none). */
+  decisionId: string;
+}
+
+export interface PositionClosed {
+  symbol: string;
+  realizedPnl: number;
+  decisionIds: string[];
+  exitPrice: number;
+}
+
+export interface CheckpointSaved {
+  label: string;
+  state: Uint8Array;
+}
+
+export interface MemoryStored {
+  memoryId: string;
+  kind: MemoryKind;
+  text: string;
+  tags: string[];
+  /** 0..1 */
+  importance: number;
+  embedding: number[];
+  scope: Scope;
+  /** Team name when scope is 'team'. */
+  scopeId: string;
+  /** Epoch ms; 0 = never. */
+  expiresAt: number;
+  sourceEventIds: string[];
+  situation: number[];
+}
+
+export interface MemoryUpdated {
+  memoryId: string;
+  text?: string;
+  /** Added to the memory's tags, or replacing them when replaceTags. */
+  tags: string[];
+  replaceTags: boolean;
+  importance?: number;
+  /** Empty = unchanged. */
+  embedding: number[];
+  expiresAt?: number;
+}
+
+export interface MemoryForgotten {
+  memoryId: string;
+  reason: string;
+}
+
+export interface AgentStateChanged {
+  status: AgentStatus;
+  /** Replaces the agent's config when present. */
+  config?: JsonObject;
+  reason: string;
+}
+
+export interface EventPayloads {
+  agent_registered: AgentRegistered;
+  decision_made: DecisionMade;
+  trade_executed: TradeExecuted;
+  position_closed: PositionClosed;
+  checkpoint_saved: CheckpointSaved;
+  memory_stored: MemoryStored;
+  memory_updated: MemoryUpdated;
+  memory_forgotten: MemoryForgotten;
+  agent_state_changed: AgentStateChanged;
+}
+
+export type EventType = keyof EventPayloads;
+export const EVENT_TYPES = [
+  'agent_registered',
+  'decision_made',
+  'trade_executed',
+  'position_closed',
+  'checkpoint_saved',
+  'memory_stored',
+  'memory_updated',
+  'memory_forgotten',
+  'agent_state_changed',
+] as const satisfies readonly EventType[];
+
+export interface EventMeta {
+  /** UUIDv7. */
+  eventId: string;
+  agentId: string;
+  /** Strictly increasing per agent. */
+  producerSeq: number;
+  /** Epoch milliseconds. */
+  occurredAt: number;
+  correlationId: string;
+  causationId: string;
+  schemaVersion: number;
+}
+
+/** One event: metadata plus a payload discriminated by `type`. */
+export type FarmEvent = {
+  [T in EventType]: EventMeta & { type: T; data: EventPayloads[T] };
+}[EventType];
+
+export type EventOf<T extends EventType> = Extract<FarmEvent, { type: T }>;

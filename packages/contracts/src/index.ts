@@ -1,0 +1,58 @@
+export {
+  SCHEMA_VERSION,
+  ACTIONS,
+  SIDES,
+  MEMORY_KINDS,
+  SCOPES,
+  AGENT_STATUSES,
+  EVENT_TYPES,
+} from './events.js';
+export type {
+  Action,
+  Side,
+  MemoryKind,
+  Scope,
+  AgentStatus,
+  JsonObject,
+  AgentRegistered,
+  DecisionMade,
+  TradeExecuted,
+  PositionClosed,
+  CheckpointSaved,
+  MemoryStored,
+  MemoryUpdated,
+  MemoryForgotten,
+  AgentStateChanged,
+  EventPayloads,
+  EventType,
+  EventMeta,
+  FarmEvent,
+  EventOf,
+} from './events.js';
+export {
+  DecodeError,
+  toProto,
+  fromProto,
+  encodeBatch,
+  frameBatch,
+  encodeEvent,
+  encodeRawEvent,
+  decodeBatch,
+  decodeEvent,
+  farmbrain,
+} from './codec.js';
+export type { DecodedEntry } from './codec.js';
+export {
+  AGENT_ID_PATTERN,
+  NAMESPACE_PATTERN,
+  fnv1a32,
+  partitionOf,
+  agentOfSubject,
+  names,
+  HEADERS,
+} from './subjects.js';
+export type { Names } from './subjects.js';
+export { newEventId, isUuidV7, HybridSequence } from './ids.js';
+export { REASON_CODES, defaultEventLimits, validateEvent, describeIssues } from './validate.js';
+export type { ReasonCode, ValidationIssue, EventLimits, ValidationContext } from './validate.js';
+export { FarmbrainError, InvalidEventError } from './errors.js';

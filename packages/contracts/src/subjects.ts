@@ -1,0 +1,80 @@
+/**
+ * Names of every stream, subject, consumer, key prefix and schema, derived from
+ * one namespace. Tests run in their own namespace, so runs never collide.
+ */
+
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,30}$/;
+
+export interface Names {
+  namespace: string;
+  partitions: number;
+  /** Where agents publish (SDK, gateway): `<ns>.in.<partition>.<agentId>`. */
+  ingressStream: string;
+  /** Validated events every projection consumes: `<ns>.ev.<partition>.<agentId>`. */
+  eventsStream: string;
+  /** Invalid events with their reason: `<ns>.dlq.<partition>.<agentId>`. */
+  deadLetterStream: string;
+  ingressSubject(agentId: string): string;
+  eventsSubject(agentId: string): string;
+  deadLetterSubject(agentId: string): string;
+  ingressFilter(partition: number): string;
+  eventsFilter(partition: number): string;
+  /** Durable consumer name of a service on a partition. */
+  durable(service: string, partition: number): string;
+  /** Redis key prefix, ending with ':'. */
+  redisPrefix: string;
+  /** Postgres schema. */
+  pgSchema: string;
+}
+
+/** FNV-1a 32-bit: stable across languages, so any publisher computes the same partition. */
+export function fnv1a32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export const partitionOf = (agentId: string, partitions: number): number => fnv1a32(agentId) % partitions;
+
+/** The agent id a subject was published for (its last token). */
+export const agentOfSubject = (subject: string): string => subject.slice(subject.lastIndexOf('.') + 1);
+
+export function names(namespace: string, partitions: number): Names {
+  if (!NAMESPACE_PATTERN.test(namespace)) {
+    throw new Error(`namespace '${namespace}' must match ${NAMESPACE_PATTERN} (lowercase letters, digits, _)`);
+  }
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
+    throw new Error(`partitions must be an integer from 1 to 1024, got ${partitions}`);
+  }
+  const up = namespace.toUpperCase();
+  const p = (agentId: string) => partitionOf(agentId, partitions);
+  return {
+    namespace,
+    partitions,
+    ingressStream: `${up}_INGRESS`,
+    eventsStream: `${up}_EVENTS`,
+    deadLetterStream: `${up}_DLQ`,
+    ingressSubject: (a) => `${namespace}.in.${p(a)}.${a}`,
+    eventsSubject: (a) => `${namespace}.ev.${p(a)}.${a}`,
+    deadLetterSubject: (a) => `${namespace}.dlq.${p(a)}.${a}`,
+    ingressFilter: (n) => `${namespace}.in.${n}.*`,
+    eventsFilter: (n) => `${namespace}.ev.${n}.*`,
+    durable: (service, n) => `${service}_p${n}`,
+    redisPrefix: `${namespace}:`,
+    pgSchema: namespace,
+  };
+}
+
+/** Headers farmbrain sets on messages besides Nats-Msg-Id. */
+export const HEADERS = {
+  reasonCode: 'Fb-Reason-Code',
+  reason: 'Fb-Reason',
+  eventId: 'Fb-Event-Id',
+  originalSubject: 'Fb-Original-Subject',
+  ingressSeq: 'Fb-Ingress-Seq',
+  traceparent: 'traceparent',
+} as const;

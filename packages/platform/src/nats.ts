@@ -1,0 +1,119 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import type { Names } from '@farmbrain/contracts';
+import { ServiceUnavailableError, START_HINTS } from './errors.js';
+
+/** Connects, failing fast with a ServiceUnavailableError (not a hang) when NATS is down. */
+export async function connectNats(url: string, name: string, opts: { timeoutMs?: number } = {}): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers: url,
+      name,
+      timeout: opts.timeoutMs ?? 3000,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    });
+  } catch (err) {
+    throw new ServiceUnavailableError('nats', url, START_HINTS.nats, { cause: err });
+  }
+}
+
+export interface StreamSettings {
+  replicas: number;
+  /** Dedupe window for Nats-Msg-Id, ms. */
+  duplicateWindowMs: number;
+  /** How long the ingress stream keeps what agents published (a replay window for ingest). */
+  ingressMaxAgeMs: number;
+  deadLetterMaxAgeMs: number;
+}
+
+export const defaultStreamSettings = (): StreamSettings => ({
+  replicas: 1,
+  duplicateWindowMs: 10 * 60_000,
+  ingressMaxAgeMs: 7 * 24 * 3600_000,
+  deadLetterMaxAgeMs: 30 * 24 * 3600_000,
+});
+
+export function streamConfigs(n: Names, s: StreamSettings): (Partial<StreamConfig> & { name: string })[] {
+  const common = {
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: s.replicas,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(s.duplicateWindowMs),
+  };
+  return [
+    { ...common, name: n.ingressStream, subjects: [`${n.namespace}.in.>`], max_age: nanos(s.ingressMaxAgeMs) },
+    // The canonical log: kept forever (the archive service will page it out later).
+    { ...common, name: n.eventsStream, subjects: [`${n.namespace}.ev.>`], max_age: 0 },
+    { ...common, name: n.deadLetterStream, subjects: [`${n.namespace}.dlq.>`], max_age: nanos(s.deadLetterMaxAgeMs) },
+  ];
+}
+
+/** Creates the streams, or updates them to this config. Safe to run from every service at start. */
+export async function provisionStreams(jsm: JetStreamManager, n: Names, s: StreamSettings = defaultStreamSettings()): Promise<void> {
+  for (const cfg of streamConfigs(n, s)) {
+    try {
+      await jsm.streams.info(cfg.name);
+      await jsm.streams.update(cfg.name, cfg);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await jsm.streams.add(cfg);
+      } catch (e) {
+        // Another service won the race: fine.
+        if (!/already in use|exists/i.test(String((e as Error).message))) throw e;
+      }
+    }
+  }
+}
+
+export interface DurableSpec {
+  stream: string;
+  durable: string;
+  filterSubject: string;
+  /** In-flight limit per consumer; bounds memory and redelivery bursts. */
+  maxAckPending?: number;
+  ackWaitMs?: number;
+}
+
+/**
+ * Creates a durable pull consumer that acks cumulatively (AckPolicy.All):
+ * a worker acks the last message of a batch it has fully applied.
+ */
+export async function provisionDurable(jsm: JetStreamManager, spec: DurableSpec): Promise<void> {
+  const cfg = {
+    durable_name: spec.durable,
+    filter_subject: spec.filterSubject,
+    ack_policy: AckPolicy.All,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(spec.ackWaitMs ?? 30_000),
+    max_ack_pending: spec.maxAckPending ?? 20_000,
+    max_deliver: -1,
+  };
+  try {
+    await jsm.consumers.info(spec.stream, spec.durable);
+    await jsm.consumers.update(spec.stream, spec.durable, {
+      ack_wait: cfg.ack_wait,
+      max_ack_pending: cfg.max_ack_pending,
+    });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(spec.stream, cfg);
+  }
+}
+
+export const isNotFound = (err: unknown): boolean =>
+  /not found/i.test(String((err as Error)?.message)) || (err as { code?: unknown })?.code === 404;
+
+export { jetstreamManager };

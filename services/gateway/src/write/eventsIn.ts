@@ -1,0 +1,173 @@
+import { Type, type TSchema } from 'typebox';
+import Value from 'typebox/value';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import {
+  ACTIONS,
+  AGENT_STATUSES,
+  encodeEvent,
+  EVENT_TYPES,
+  FarmbrainError,
+  frameBatch,
+  HybridSequence,
+  MEMORY_KINDS,
+  newEventId,
+  SCHEMA_VERSION,
+  SCOPES,
+  SIDES,
+  validateEvent,
+  type EventLimits,
+  type EventType,
+  type FarmEvent,
+  type Names,
+  type ValidationIssue,
+} from '@farmbrain/contracts';
+
+const Str = (o: object = {}) => Type.String({ maxLength: 1_000_000, ...o });
+const Num = () => Type.Number();
+const Strs = () => Type.Array(Type.String({ maxLength: 256 }), { maxItems: 10_000 });
+const Nums = () => Type.Array(Type.Number(), { maxItems: 100_000 });
+const Enum = (vals: readonly string[]) => Type.Union(vals.map((v) => Type.Literal(v)));
+const Obj = Type.Record(Type.String(), Type.Unknown());
+
+/** JSON shape of each event type's `data` (what POST /v1/events accepts). */
+export const DATA_SCHEMAS: Record<EventType, TSchema> = {
+  agent_registered: Type.Object({ name: Str(), team: Type.Optional(Str()), strategy: Type.Optional(Str()), config: Type.Optional(Obj) }, { additionalProperties: false }),
+  decision_made: Type.Object({
+    symbol: Str(), action: Enum(ACTIONS), size: Type.Optional(Num()), confidence: Num(), rationale: Type.Optional(Str()),
+    situation: Type.Optional(Nums()), memoryIds: Type.Optional(Strs()),
+  }, { additionalProperties: false }),
+  trade_executed: Type.Object({
+    orderId: Str(), symbol: Str(), side: Enum(SIDES), qty: Num(), price: Num(), fees: Type.Optional(Num()), decisionId: Type.Optional(Str()),
+  }, { additionalProperties: false }),
+  position_closed: Type.Object({
+    symbol: Str(), realizedPnl: Num(), decisionIds: Type.Optional(Strs()), exitPrice: Type.Optional(Num()),
+  }, { additionalProperties: false }),
+  checkpoint_saved: Type.Object({ label: Str(), state: Str({ description: 'base64' }) }, { additionalProperties: false }),
+  memory_stored: Type.Object({
+    memoryId: Type.Optional(Str()), kind: Enum(MEMORY_KINDS), text: Str(), tags: Type.Optional(Strs()), importance: Type.Optional(Num()),
+    embedding: Type.Optional(Nums()), scope: Type.Optional(Enum(SCOPES)), scopeId: Type.Optional(Str()), expiresAt: Type.Optional(Num()),
+    sourceEventIds: Type.Optional(Strs()), situation: Type.Optional(Nums()),
+  }, { additionalProperties: false }),
+  memory_updated: Type.Object({
+    memoryId: Str(), text: Type.Optional(Str()), tags: Type.Optional(Strs()), replaceTags: Type.Optional(Type.Boolean()),
+    importance: Type.Optional(Num()), embedding: Type.Optional(Nums()), expiresAt: Type.Optional(Num()),
+  }, { additionalProperties: false }),
+  memory_forgotten: Type.Object({ memoryId: Str(), reason: Type.Optional(Str()) }, { additionalProperties: false }),
+  agent_state_changed: Type.Object({ status: Enum(AGENT_STATUSES), config: Type.Optional(Obj), reason: Type.Optional(Str()) }, { additionalProperties: false }),
+};
+
+export const EventInSchema = Type.Object({
+  agentId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
+  type: Enum(EVENT_TYPES),
+  data: Obj,
+  eventId: Type.Optional(Type.String({ description: 'UUIDv7; generated when absent. Reuse it to retry safely.' })),
+  producerSeq: Type.Optional(Type.Integer({ minimum: 1, description: 'Strictly increasing per agent; a hybrid clock when absent.' })),
+  occurredAt: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String({ format: 'date-time' })])),
+  correlationId: Type.Optional(Type.String({ maxLength: 128 })),
+  causationId: Type.Optional(Type.String({ maxLength: 128 })),
+});
+
+export const EventsBodySchema = Type.Object({ events: Type.Array(EventInSchema, { minItems: 1 }) });
+
+type EventIn = {
+  agentId: string; type: EventType; data: Record<string, unknown>; eventId?: string; producerSeq?: number;
+  occurredAt?: number | string; correlationId?: string; causationId?: string;
+};
+
+const DEFAULT_DATA: Record<EventType, Record<string, unknown>> = {
+  agent_registered: { team: '', strategy: '', config: {} },
+  decision_made: { size: 0, rationale: '', situation: [], memoryIds: [] },
+  trade_executed: { fees: 0, decisionId: '' },
+  position_closed: { decisionIds: [], exitPrice: 0 },
+  checkpoint_saved: {},
+  memory_stored: { tags: [], importance: 0.5, embedding: [], scope: 'agent', scopeId: '', expiresAt: 0, sourceEventIds: [], situation: [] },
+  memory_updated: { tags: [], replaceTags: false, embedding: [] },
+  memory_forgotten: { reason: '' },
+  agent_state_changed: { reason: '' },
+};
+
+export interface IndexedIssue extends ValidationIssue {
+  index: number;
+}
+
+/** A request whose events are not all valid; nothing of it was published. */
+export class EventsRejectedError extends FarmbrainError {
+  constructor(readonly issues: IndexedIssue[]) {
+    super('INVALID_EVENT', `${new Set(issues.map((i) => i.index)).size} event(s) are invalid; nothing was published: ${issues.slice(0, 5).map((i) => `events[${i.index}].${i.field}: ${i.message}`).join('; ')}`);
+    this.name = 'EventsRejectedError';
+  }
+}
+
+export interface Accepted {
+  eventId: string;
+  agentId: string;
+  producerSeq: number;
+  streamSeq: number;
+  duplicate: boolean;
+}
+
+/**
+ * The HTTP write path: the same validation as the SDK and ingest, then the same
+ * ingress stream. All events of a request are checked before any is published.
+ */
+export class EventWriter {
+  readonly #seq = new HybridSequence();
+  constructor(private readonly js: JetStreamClient, private readonly names: Names, private readonly limits: EventLimits) {}
+
+  toEvents(input: readonly EventIn[], now = Date.now()): FarmEvent[] {
+    const issues: IndexedIssue[] = [];
+    const out: FarmEvent[] = [];
+    input.forEach((e, index) => {
+      const schema = DATA_SCHEMAS[e.type];
+      const shapeErrors = [...Value.Errors(schema, e.data)];
+      if (shapeErrors.length > 0) {
+        for (const err of shapeErrors.filter((x) => x.keyword !== 'boolean').slice(0, 5)) {
+          issues.push({ index, code: 'INVALID_FIELD', field: `data${err.instancePath.replace(/\//g, '.')}`, message: err.message });
+        }
+        return;
+      }
+      const data: Record<string, unknown> = { ...DEFAULT_DATA[e.type], ...e.data };
+      if (e.type === 'checkpoint_saved') data.state = new Uint8Array(Buffer.from(String(e.data.state), 'base64'));
+      if (e.type === 'memory_stored' && !data.memoryId) data.memoryId = newEventId();
+      const occurredAt = e.occurredAt === undefined ? now : typeof e.occurredAt === 'number' ? e.occurredAt : Date.parse(e.occurredAt);
+      const ev = {
+        eventId: e.eventId ?? newEventId(),
+        agentId: e.agentId,
+        producerSeq: e.producerSeq ?? this.#seq.next(),
+        occurredAt,
+        correlationId: e.correlationId ?? '',
+        causationId: e.causationId ?? '',
+        schemaVersion: SCHEMA_VERSION,
+        type: e.type,
+        data,
+      } as unknown as FarmEvent;
+      const found = validateEvent(ev, { limits: this.limits, now, encodedBytes: encodeEvent(ev).byteLength });
+      if (found.length > 0) issues.push(...found.map((i) => ({ ...i, index })));
+      else out.push(ev);
+    });
+    if (issues.length > 0) throw new EventsRejectedError(issues);
+    return out;
+  }
+
+  /** Publishes each agent's events, in request order, as one ingress message per agent. */
+  async publish(events: readonly FarmEvent[]): Promise<Accepted[]> {
+    const byAgent = new Map<string, FarmEvent[]>();
+    for (const e of events) {
+      const l = byAgent.get(e.agentId) ?? [];
+      l.push(e);
+      byAgent.set(e.agentId, l);
+    }
+    const acks = new Map<string, { seq: number; duplicate: boolean }>();
+    try {
+      await Promise.all([...byAgent].map(async ([agentId, evs]) => {
+        const body = frameBatch(evs.map(encodeEvent));
+        const msgID = evs.length === 1 ? evs[0]!.eventId : `${evs[0]!.eventId}+${evs.length}`;
+        const ack = await this.js.publish(this.names.ingressSubject(agentId), body, { msgID });
+        for (const e of evs) acks.set(e.eventId, { seq: ack.seq, duplicate: ack.duplicate });
+      }));
+    } catch (err) {
+      throw new FarmbrainError('PUBLISH_FAILED', `JetStream did not acknowledge the events (${(err as Error).message}); retry with the same eventIds, duplicates are dropped`, { cause: err });
+    }
+    return events.map((e) => ({ eventId: e.eventId, agentId: e.agentId, producerSeq: e.producerSeq, streamSeq: acks.get(e.eventId)!.seq, duplicate: acks.get(e.eventId)!.duplicate }));
+  }
+}

@@ -1,0 +1,23 @@
+import { loadCommonConfig, readers, type CommonConfig, type Env } from '@farmbrain/platform';
+
+export interface TieringConfig extends CommonConfig {
+  /** Canonical messages applied per Postgres transaction and partition. */
+  batchSize: number;
+  /** Decisions kept per agent in Redis. */
+  hotDecisions: number;
+  /** Recent memories kept per agent in Redis. */
+  hotMemories: number;
+  /** Name of the projection's checkpoints; bump the version to rebuild side by side. */
+  projection: string;
+}
+
+export function loadConfig(env: Env): TieringConfig {
+  const r = readers(env);
+  return {
+    ...loadCommonConfig(env),
+    batchSize: r.int('FB_TIERING_BATCH', 256, 1, 10_000),
+    hotDecisions: r.int('FB_HOT_DECISIONS', 50, 1, 10_000),
+    hotMemories: r.int('FB_HOT_MEMORIES', 100, 1, 100_000),
+    projection: r.str('FB_TIERING_PROJECTION', 'tiering.v1'),
+  };
+}

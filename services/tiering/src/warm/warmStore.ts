@@ -1,0 +1,315 @@
+import type { EventOf, FarmEvent } from '@farmbrain/contracts';
+import type { PoolClient } from '@farmbrain/platform';
+import { evolvePositions, type PositionEvent, type PositionRow } from './positions.js';
+
+/** An event with the canonical stream sequence of the message that carried it. */
+export type SeqEvent = FarmEvent & { streamSeq: number };
+
+const ofType = <T extends FarmEvent['type']>(events: readonly SeqEvent[], t: T) =>
+  events.filter((e): e is EventOf<T> & { streamSeq: number } => e.type === t);
+
+const json = (rows: unknown[]) => JSON.stringify(rows);
+
+export async function readCheckpoint(c: PoolClient, projection: string, partition: number): Promise<number> {
+  const r = await c.query<{ last_seq: number }>(
+    'SELECT last_seq FROM projection_checkpoints WHERE projection = $1 AND partition = $2 FOR UPDATE',
+    [projection, partition],
+  );
+  return r.rows[0]?.last_seq ?? 0;
+}
+
+export async function saveCheckpoint(c: PoolClient, projection: string, partition: number, lastSeq: number): Promise<void> {
+  await c.query(
+    `INSERT INTO projection_checkpoints (projection, partition, last_seq) VALUES ($1, $2, $3)
+     ON CONFLICT (projection, partition) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = now()
+     WHERE projection_checkpoints.last_seq < EXCLUDED.last_seq`,
+    [projection, partition, lastSeq],
+  );
+}
+
+/**
+ * Applies events (in log order) to the warm tables. Idempotent: every row is
+ * keyed by its event id, and side effects (positions, memory versions, agent
+ * state) follow only from rows this call inserted, or are guarded by producer sequence.
+ */
+export async function applyWarm(c: PoolClient, events: readonly SeqEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await upsertAgentsSeen(c, events);
+  for (const e of events) {
+    if (e.type === 'agent_registered' || e.type === 'agent_state_changed') await applyAgentEvent(c, e);
+  }
+  await insertDecisions(c, ofType(events, 'decision_made'));
+  await insertCheckpoints(c, ofType(events, 'checkpoint_saved'));
+  await applyPositionEvents(c, events.filter((e): e is PositionEvent & { streamSeq: number } => e.type === 'trade_executed' || e.type === 'position_closed'));
+  await applyMemoryEvents(c, events);
+}
+
+async function upsertAgentsSeen(c: PoolClient, events: readonly SeqEvent[]): Promise<void> {
+  const seen = new Map<string, { agent_id: string; first: number; last: number }>();
+  for (const e of events) {
+    const s = seen.get(e.agentId);
+    if (!s) seen.set(e.agentId, { agent_id: e.agentId, first: e.occurredAt, last: e.occurredAt });
+    else {
+      s.first = Math.min(s.first, e.occurredAt);
+      s.last = Math.max(s.last, e.occurredAt);
+    }
+  }
+  await c.query(
+    `INSERT INTO agents (agent_id, first_seen_at, last_event_at)
+     SELECT agent_id, to_timestamp(first / 1000.0), to_timestamp(last / 1000.0)
+       FROM jsonb_to_recordset($1::jsonb) AS x(agent_id text, first bigint, last bigint)
+     ORDER BY agent_id
+     ON CONFLICT (agent_id) DO UPDATE SET
+       first_seen_at = LEAST(agents.first_seen_at, EXCLUDED.first_seen_at),
+       last_event_at = GREATEST(agents.last_event_at, EXCLUDED.last_event_at)`,
+    [json([...seen.values()])],
+  );
+}
+
+async function applyAgentEvent(c: PoolClient, e: EventOf<'agent_registered'> | EventOf<'agent_state_changed'>): Promise<void> {
+  if (e.type === 'agent_registered') {
+    await c.query(
+      `UPDATE agents SET name = $2, team = $3, strategy = $4, config = $5::jsonb,
+              registered_at = COALESCE(registered_at, to_timestamp($6 / 1000.0)), state_seq = $7
+        WHERE agent_id = $1 AND state_seq < $7`,
+      [e.agentId, e.data.name, e.data.team, e.data.strategy, JSON.stringify(e.data.config), e.occurredAt, e.producerSeq],
+    );
+  } else {
+    await c.query(
+      `UPDATE agents SET status = $2, config = COALESCE($3::jsonb, config), state_seq = $4
+        WHERE agent_id = $1 AND state_seq < $4`,
+      [e.agentId, e.data.status, e.data.config === undefined ? null : JSON.stringify(e.data.config), e.producerSeq],
+    );
+  }
+}
+
+async function insertDecisions(c: PoolClient, ds: readonly (EventOf<'decision_made'> & { streamSeq: number })[]): Promise<void> {
+  if (ds.length === 0) return;
+  await c.query(
+    `INSERT INTO decisions (event_id, agent_id, producer_seq, occurred_at, symbol, action, size, confidence,
+                            rationale, situation, memory_ids, correlation_id, stream_seq)
+     SELECT id, agent_id, seq, to_timestamp(at / 1000.0), symbol, action, size, confidence,
+            rationale, situation, memory_ids, corr, stream_seq
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id text, seq bigint, at bigint, symbol text,
+            action text, size float8, confidence float8, rationale text, situation float8[], memory_ids text[],
+            corr text, stream_seq bigint)
+     ON CONFLICT (event_id) DO NOTHING`,
+    [
+      json(ds.map((e) => ({
+        id: e.eventId, agent_id: e.agentId, seq: e.producerSeq, at: e.occurredAt, symbol: e.data.symbol,
+        action: e.data.action, size: e.data.size, confidence: e.data.confidence, rationale: e.data.rationale,
+        situation: e.data.situation, memory_ids: e.data.memoryIds, corr: e.correlationId, stream_seq: e.streamSeq,
+      }))),
+    ],
+  );
+}
+
+async function insertCheckpoints(c: PoolClient, cs: readonly (EventOf<'checkpoint_saved'> & { streamSeq: number })[]): Promise<void> {
+  if (cs.length === 0) return;
+  await c.query(
+    `INSERT INTO checkpoints (event_id, agent_id, producer_seq, occurred_at, label, state, size_bytes, stream_seq)
+     SELECT id, agent_id, seq, to_timestamp(at / 1000.0), label, decode(state, 'base64'), size, stream_seq
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id text, seq bigint, at bigint, label text,
+            state text, size int, stream_seq bigint)
+     ON CONFLICT (event_id) DO NOTHING`,
+    [
+      json(cs.map((e) => ({
+        id: e.eventId, agent_id: e.agentId, seq: e.producerSeq, at: e.occurredAt, label: e.data.label,
+        state: Buffer.from(e.data.state.buffer, e.data.state.byteOffset, e.data.state.byteLength).toString('base64'),
+        size: e.data.state.byteLength, stream_seq: e.streamSeq,
+      }))),
+    ],
+  );
+}
+
+async function applyPositionEvents(c: PoolClient, evs: readonly (PositionEvent & { streamSeq: number })[]): Promise<void> {
+  if (evs.length === 0) return;
+  const trades = evs.filter((e): e is EventOf<'trade_executed'> & { streamSeq: number } => e.type === 'trade_executed');
+  const closes = evs.filter((e): e is EventOf<'position_closed'> & { streamSeq: number } => e.type === 'position_closed');
+  const fresh = new Set<string>();
+  if (trades.length > 0) {
+    const r = await c.query<{ event_id: string }>(
+      `INSERT INTO trades (event_id, agent_id, producer_seq, occurred_at, order_id, symbol, side, qty, price, fees, decision_id, stream_seq)
+       SELECT id, agent_id, seq, to_timestamp(at / 1000.0), order_id, symbol, side, qty, price, fees, decision_id, stream_seq
+         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id text, seq bigint, at bigint, order_id text,
+              symbol text, side text, qty float8, price float8, fees float8, decision_id text, stream_seq bigint)
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING event_id`,
+      [
+        json(trades.map((e) => ({
+          id: e.eventId, agent_id: e.agentId, seq: e.producerSeq, at: e.occurredAt, order_id: e.data.orderId,
+          symbol: e.data.symbol, side: e.data.side, qty: e.data.qty, price: e.data.price, fees: e.data.fees,
+          decision_id: e.data.decisionId, stream_seq: e.streamSeq,
+        }))),
+      ],
+    );
+    for (const row of r.rows) fresh.add(row.event_id);
+  }
+  if (closes.length > 0) {
+    const r = await c.query<{ event_id: string }>(
+      `INSERT INTO position_closes (event_id, agent_id, occurred_at, symbol, realized_pnl, exit_price, decision_ids)
+       SELECT id, agent_id, to_timestamp(at / 1000.0), symbol, pnl, exit_price, decision_ids
+         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id text, at bigint, symbol text, pnl float8,
+              exit_price float8, decision_ids text[])
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING event_id`,
+      [
+        json(closes.map((e) => ({
+          id: e.eventId, agent_id: e.agentId, at: e.occurredAt, symbol: e.data.symbol, pnl: e.data.realizedPnl,
+          exit_price: e.data.exitPrice, decision_ids: e.data.decisionIds,
+        }))),
+      ],
+    );
+    for (const row of r.rows) fresh.add(row.event_id);
+  }
+  const todo = evs.filter((e) => fresh.has(e.eventId));
+  if (todo.length === 0) return;
+  const pairs = [...new Set(todo.map((e) => JSON.stringify([e.agentId, e.data.symbol])))].map((s) => JSON.parse(s) as [string, string]);
+  const open = await c.query<DbPosition>(
+    `SELECT p.* FROM positions p
+       JOIN jsonb_to_recordset($1::jsonb) AS x(a text, s text) ON p.agent_id = x.a AND p.symbol = x.s
+      WHERE p.status = 'open'
+      FOR UPDATE OF p`,
+    [json(pairs.map(([a, s]) => ({ a, s })))],
+  );
+  const { rows, closedBy } = evolvePositions(open.rows.map(fromDb), todo);
+  for (const row of rows) {
+    // One statement per changed position keeps the open-position unique index
+    // satisfied row by row (a close and a re-open of a symbol can share a batch).
+    await c.query(
+      `INSERT INTO positions (position_id, agent_id, symbol, status, qty, avg_price, fees, opened_at, closed_at,
+                              realized_pnl, exit_price, decision_ids, trade_count, close_event_id, updated_seq)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), $10, $11, $12, $13, $14, $15)
+       ON CONFLICT (position_id) DO UPDATE SET status = EXCLUDED.status, qty = EXCLUDED.qty,
+         avg_price = EXCLUDED.avg_price, fees = EXCLUDED.fees, closed_at = EXCLUDED.closed_at,
+         realized_pnl = EXCLUDED.realized_pnl, exit_price = EXCLUDED.exit_price, decision_ids = EXCLUDED.decision_ids,
+         trade_count = EXCLUDED.trade_count, close_event_id = EXCLUDED.close_event_id, updated_seq = EXCLUDED.updated_seq`,
+      [row.positionId, row.agentId, row.symbol, row.status, row.qty, row.avgPrice, row.fees, row.openedAt, row.closedAt,
+        row.realizedPnl, row.exitPrice, row.decisionIds, row.tradeCount, row.closeEventId, row.updatedSeq],
+    );
+  }
+  if (closedBy.size > 0) {
+    await c.query(
+      `UPDATE position_closes pc SET position_id = x.p
+         FROM jsonb_to_recordset($1::jsonb) AS x(e uuid, p uuid) WHERE pc.event_id = x.e`,
+      [json([...closedBy].map(([e, p]) => ({ e, p })))],
+    );
+  }
+}
+
+interface DbPosition {
+  position_id: string; agent_id: string; symbol: string; status: 'open' | 'closed'; qty: number; avg_price: number;
+  fees: number; opened_at: Date; closed_at: Date | null; realized_pnl: number | null; exit_price: number | null;
+  decision_ids: string[]; trade_count: number; close_event_id: string | null; updated_seq: number;
+}
+const fromDb = (p: DbPosition): PositionRow => ({
+  positionId: p.position_id, agentId: p.agent_id, symbol: p.symbol, status: p.status, qty: p.qty, avgPrice: p.avg_price,
+  fees: p.fees, openedAt: p.opened_at.getTime(), closedAt: p.closed_at ? p.closed_at.getTime() : null,
+  realizedPnl: p.realized_pnl, exitPrice: p.exit_price, decisionIds: p.decision_ids, tradeCount: p.trade_count,
+  closeEventId: p.close_event_id, updatedSeq: p.updated_seq,
+});
+
+type MemoryEvent = EventOf<'memory_stored'> | EventOf<'memory_updated'> | EventOf<'memory_forgotten'>;
+
+const SNAPSHOT_SQL = `jsonb_build_object('memoryId', memory_id, 'agentId', agent_id, 'kind', kind, 'text', text,
+  'tags', tags, 'importance', importance, 'scope', scope, 'scopeId', scope_id, 'version', version,
+  'expiresAt', expires_at, 'createdAt', created_at, 'updatedAt', updated_at, 'forgottenAt', forgotten_at,
+  'embeddingDims', cardinality(embedding))`;
+
+/**
+ * Memories: a stored event creates the row (version 1); updates and forgets
+ * bump its version. Each applied event leaves a memory_versions row with the
+ * memory as it stood after it; a re-delivered event finds its version row and
+ * changes nothing.
+ */
+async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[]): Promise<void> {
+  const mem = events.filter((e): e is MemoryEvent & { streamSeq: number } => e.type.startsWith('memory_'));
+  if (mem.length === 0) return;
+  const known = await c.query<{ event_id: string }>('SELECT event_id FROM memory_versions WHERE event_id = ANY($1::uuid[])', [mem.map((e) => e.eventId)]);
+  const done = new Set(known.rows.map((r) => r.event_id));
+  for (const e of mem) {
+    if (done.has(e.eventId)) continue;
+    let snap: { version: number; snapshot: unknown } | undefined;
+    if (e.type === 'memory_stored') {
+      const d = e.data;
+      const r = await c.query<{ version: number; snapshot: unknown }>(
+        `INSERT INTO memories (memory_id, agent_id, kind, text, tags, importance, embedding, situation, scope, scope_id,
+                               expires_at, source_event_ids, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11::bigint > 0 THEN to_timestamp($11 / 1000.0) END,
+                 $12, 1, to_timestamp($13 / 1000.0), to_timestamp($13 / 1000.0))
+         ON CONFLICT (memory_id) DO NOTHING
+         RETURNING version, ${SNAPSHOT_SQL} AS snapshot`,
+        [d.memoryId, e.agentId, d.kind, d.text, d.tags, d.importance, d.embedding, d.situation, d.scope, d.scopeId,
+          d.expiresAt, d.sourceEventIds, e.occurredAt],
+      );
+      snap = r.rows[0];
+    } else if (e.type === 'memory_updated') {
+      const d = e.data;
+      const r = await c.query<{ version: number; snapshot: unknown }>(
+        `UPDATE memories SET
+           text = COALESCE($3, text),
+           tags = CASE WHEN $5 THEN $4::text[] ELSE ARRAY(SELECT DISTINCT unnest(tags || $4::text[]) ORDER BY 1) END,
+           importance = COALESCE($6, importance),
+           embedding = CASE WHEN cardinality($7::real[]) > 0 THEN $7::real[] ELSE embedding END,
+           expires_at = CASE WHEN $8::bigint IS NULL THEN expires_at WHEN $8 = 0 THEN NULL ELSE to_timestamp($8 / 1000.0) END,
+           version = version + 1,
+           updated_at = to_timestamp($9 / 1000.0)
+         WHERE memory_id = $1 AND agent_id = $2 AND forgotten_at IS NULL
+         RETURNING version, ${SNAPSHOT_SQL} AS snapshot`,
+        [d.memoryId, e.agentId, d.text ?? null, d.tags, d.replaceTags, d.importance ?? null, d.embedding, d.expiresAt ?? null, e.occurredAt],
+      );
+      snap = r.rows[0];
+    } else {
+      const r = await c.query<{ version: number; snapshot: unknown }>(
+        `UPDATE memories SET forgotten_at = to_timestamp($3 / 1000.0), forgotten_reason = $4, version = version + 1,
+                updated_at = to_timestamp($3 / 1000.0)
+          WHERE memory_id = $1 AND agent_id = $2 AND forgotten_at IS NULL
+          RETURNING version, ${SNAPSHOT_SQL} AS snapshot`,
+        [e.data.memoryId, e.agentId, e.occurredAt, e.data.reason],
+      );
+      snap = r.rows[0];
+    }
+    // An update of an unknown (or someone else's) memory changes nothing and leaves no version.
+    if (!snap) continue;
+    await c.query(
+      `INSERT INTO memory_versions (event_id, memory_id, agent_id, version, op, occurred_at, snapshot)
+       VALUES ($1, $2, $3, $4, $5, to_timestamp($6 / 1000.0), $7) ON CONFLICT (event_id) DO NOTHING`,
+      [e.eventId, e.data.memoryId, e.agentId, snap.version, e.type.slice('memory_'.length), e.occurredAt, snap.snapshot],
+    );
+  }
+}
+
+export interface HotSnapshots {
+  /** Open positions per agent, for agents whose positions the batch touched. */
+  positions: Map<string, Record<string, string>>;
+  /** Current memory JSON (null when forgotten or gone) per memory id the batch touched. */
+  memories: Map<string, { json: string | null; createdAt: number }>;
+}
+
+/** Reads, after applying, the state the hot tier mirrors for what this batch touched. */
+export async function readHotSnapshots(c: PoolClient, events: readonly SeqEvent[]): Promise<HotSnapshots> {
+  const posAgents = [...new Set(events.filter((e) => e.type === 'trade_executed' || e.type === 'position_closed').map((e) => e.agentId))];
+  const memIds = [...new Set(events.filter((e) => e.type.startsWith('memory_')).map((e) => (e.data as { memoryId: string }).memoryId))];
+  const positions = new Map<string, Record<string, string>>(posAgents.map((a) => [a, {}]));
+  const memories = new Map<string, { json: string | null; createdAt: number }>();
+  if (posAgents.length > 0) {
+    const r = await c.query<{ agent_id: string; symbol: string; j: string }>(
+      `SELECT agent_id, symbol, jsonb_build_object('positionId', position_id, 'symbol', symbol, 'qty', qty,
+              'avgPrice', avg_price, 'fees', fees, 'openedAt', (extract(epoch from opened_at) * 1000)::bigint,
+              'decisionIds', decision_ids, 'tradeCount', trade_count)::text AS j
+         FROM positions WHERE status = 'open' AND agent_id = ANY($1::text[])`,
+      [posAgents],
+    );
+    for (const row of r.rows) positions.get(row.agent_id)![row.symbol] = row.j;
+  }
+  if (memIds.length > 0) {
+    const r = await c.query<{ memory_id: string; j: string | null; created: number }>(
+      `SELECT memory_id, CASE WHEN forgotten_at IS NULL THEN ${SNAPSHOT_SQL}::text END AS j,
+              (extract(epoch from created_at) * 1000)::bigint AS created
+         FROM memories WHERE memory_id = ANY($1::text[])`,
+      [memIds],
+    );
+    for (const row of r.rows) memories.set(row.memory_id, { json: row.j, createdAt: row.created });
+  }
+  return { positions, memories };
+}
