@@ -1,0 +1,281 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { names as makeNames, type Names } from '@farmbrain/contracts';
+import {
+  connectNats,
+  connectPostgres,
+  connectRedis,
+  COMMON_DEFAULTS,
+  jetstreamManager,
+  provisionStreams,
+  quoteIdent,
+  type Pool,
+} from '@farmbrain/platform';
+
+export type ServiceName = 'ingest' | 'tiering' | 'gateway';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const entry = (s: ServiceName) => `${ROOT}services/${s}/dist/main.js`;
+
+/** A namespace no other run uses: streams, subjects, keys and schema all derive from it. */
+export const uniqueNamespace = (label = 't'): string => `${label}_${randomBytes(5).toString('hex')}`;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Polls until `fn` returns a truthy value; fails with `what` after timeoutMs. Never a fixed sleep. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+interface Proc {
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+export interface StackOptions {
+  namespace?: string;
+  partitions?: number;
+  env?: Record<string, string>;
+  natsUrl?: string;
+}
+
+/**
+ * A farmbrain deployment of its own for one test file: real services as child
+ * processes on the local NATS, Redis and Postgres, isolated by namespace, and
+ * connections the test can use to look behind the gateway.
+ */
+export class TestStack {
+  readonly namespace: string;
+  readonly names: Names;
+  readonly natsUrl: string;
+  gatewayUrl = '';
+  nc!: NatsConnection;
+  js!: JetStreamClient;
+  jsm!: JetStreamManager;
+  redis!: Redis;
+  pool!: Pool;
+  readonly #procs = new Map<ServiceName, Proc>();
+  readonly #env: Record<string, string>;
+
+  constructor(private readonly o: StackOptions = {}) {
+    this.namespace = o.namespace ?? uniqueNamespace();
+    this.names = makeNames(this.namespace, o.partitions ?? 4);
+    this.natsUrl = o.natsUrl ?? process.env.NATS_URL ?? COMMON_DEFAULTS.natsUrl;
+    this.#env = {
+      FB_NAMESPACE: this.namespace,
+      FB_PARTITIONS: String(this.names.partitions),
+      NATS_URL: this.natsUrl,
+      LOG_LEVEL: 'info',
+      ...o.env,
+    };
+  }
+
+  async connect(): Promise<this> {
+    this.nc = await connectNats(this.natsUrl, `test-${this.namespace}`);
+    this.js = jetstream(this.nc);
+    this.jsm = await jetstreamManager(this.nc);
+    await provisionStreams(this.jsm, this.names);
+    this.redis = await connectRedis(process.env.REDIS_URL ?? COMMON_DEFAULTS.redisUrl, `test-${this.namespace}`);
+    this.pool = await connectPostgres(process.env.DATABASE_URL ?? COMMON_DEFAULTS.databaseUrl, this.names.pgSchema, { max: 4 });
+    return this;
+  }
+
+  /** Starts a service process and waits until it is up (gateway: /readyz; others: consumers exist). */
+  async start(service: ServiceName, env: Record<string, string> = {}): Promise<void> {
+    const extra: Record<string, string> = { ...env };
+    if (service === 'gateway') {
+      const port = await freePort();
+      extra.FB_GATEWAY_PORT = String(port);
+      this.gatewayUrl = `http://127.0.0.1:${port}`;
+    }
+    const child = spawn(process.execPath, [entry(service)], {
+      env: { ...process.env, ...this.#env, ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output: string[] = [];
+    const keep = (b: Buffer) => {
+      output.push(b.toString());
+      if (output.length > 200) output.shift();
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    this.#procs.set(service, { child, output, exited });
+    const alive = () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${service} exited (${child.exitCode ?? child.signalCode}): ${output.join('').slice(-2000)}`);
+      }
+    };
+    if (service === 'gateway') {
+      await waitFor(`${service} to be ready`, async () => {
+        alive();
+        const r = await fetch(`${this.gatewayUrl}/readyz`).catch(() => undefined);
+        return r?.status === 200;
+      });
+    } else {
+      await waitFor(`${service} to start`, () => {
+        alive();
+        return output.join('').includes(`"msg":"${service} running"`);
+      });
+    }
+  }
+
+  async #consumerExists(stream: string, durable: string): Promise<boolean> {
+    return this.jsm.consumers.info(stream, durable).then(() => true, () => false);
+  }
+
+  /** Sends a signal (SIGKILL: a crash) and waits for the process to be gone. */
+  async kill(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const p = this.#procs.get(service);
+    if (!p) return null;
+    p.child.kill(signal);
+    const code = await p.exited;
+    this.#procs.delete(service);
+    return code;
+  }
+
+  output(service: ServiceName): string {
+    return this.#procs.get(service)?.output.join('') ?? '';
+  }
+
+  /**
+   * Waits until every ingest and tiering consumer has nothing pending or unacked:
+   * tiering acks only after Postgres committed and Redis applied.
+   */
+  async caughtUp(timeoutMs = 60_000): Promise<void> {
+    await waitFor('the pipeline to catch up', async () => {
+      for (const [stream, svc] of [[this.names.ingressStream, 'ingest'], [this.names.eventsStream, 'tiering']] as const) {
+        for (let p = 0; p < this.names.partitions; p++) {
+          const ci = await this.jsm.consumers.info(stream, this.names.durable(svc, p));
+          if (ci.num_pending > 0 || ci.num_ack_pending > 0) return false;
+        }
+      }
+      return true;
+    }, timeoutMs, 100);
+  }
+
+  async get<T = unknown>(path: string): Promise<{ status: number; body: T }> {
+    const r = await fetch(`${this.gatewayUrl}${path}`);
+    return { status: r.status, body: (await r.json()) as T };
+  }
+
+  async post<T = unknown>(path: string, body: unknown): Promise<{ status: number; body: T }> {
+    const r = await fetch(`${this.gatewayUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: r.status, body: (await r.json()) as T };
+  }
+
+  /** Every item of a paged gateway listing. */
+  async all<T = Record<string, unknown>>(path: string): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const sep: string = path.includes('?') ? '&' : '?';
+      const page: { status: number; body: { items: T[]; nextCursor: string | null } } = await this.get(`${path}${sep}limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      if (page.status !== 200) throw new Error(`GET ${path}: ${page.status} ${JSON.stringify(page.body)}`);
+      out.push(...page.body.items);
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    return out;
+  }
+
+  /** Stops every service and removes everything this namespace created. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.#procs.keys()].map((s) => this.kill(s, 'SIGKILL')));
+    if (this.jsm) {
+      for (const s of [this.names.ingressStream, this.names.eventsStream, this.names.deadLetterStream]) {
+        await this.jsm.streams.delete(s).catch(() => undefined);
+      }
+    }
+    if (this.redis) {
+      await deleteKeys(this.redis, this.names.redisPrefix);
+      this.redis.disconnect();
+    }
+    if (this.pool) {
+      await this.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(this.names.pgSchema)} CASCADE`).catch(() => undefined);
+      await this.pool.end();
+    }
+    await this.nc?.close();
+  }
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** A digest of every hot key under `prefix` (the prefix itself left out, so two namespaces compare). */
+export async function redisDigest(redis: Redis, prefix: string): Promise<{ keys: number; digest: string }> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  keys.sort();
+  const h = createHash('sha256');
+  for (const k of keys) {
+    const type = await redis.type(k);
+    h.update(`${k.slice(prefix.length)}|${type}|`);
+    if (type === 'hash') {
+      const o = await redis.hgetall(k);
+      for (const f of Object.keys(o).sort()) h.update(`${f}=${o[f]};`);
+    } else if (type === 'list') h.update((await redis.lrange(k, 0, -1)).join('\n'));
+    else if (type === 'zset') h.update((await redis.zrange(k, 0, -1, 'WITHSCORES')).join('\n'));
+    else if (type === 'set') h.update((await redis.smembers(k)).sort().join('\n'));
+    else if (type === 'string') h.update((await redis.get(k)) ?? '');
+    h.update('\n');
+  }
+  return { keys: keys.length, digest: h.digest('hex') };
+}
+
+/** Row count and a content digest of each warm table (stream positions left out). */
+export async function warmDigest(pool: Pool): Promise<Record<string, { rows: number; digest: string }>> {
+  const tables: Record<string, string> = {
+    agents: 'agent_id',
+    decisions: 'event_id',
+    trades: 'event_id',
+    positions: 'position_id',
+    position_closes: 'event_id',
+    checkpoints: 'event_id',
+    memories: 'memory_id',
+    memory_versions: 'event_id',
+  };
+  const out: Record<string, { rows: number; digest: string }> = {};
+  for (const [t, key] of Object.entries(tables)) {
+    const r = await pool.query<{ n: number; d: string | null }>(
+      `SELECT count(*)::int AS n, md5(string_agg((to_jsonb(x) - 'stream_seq')::text, '|' ORDER BY x.${key})) AS d FROM ${t} x`,
+    );
+    out[t] = { rows: r.rows[0]!.n, digest: r.rows[0]!.d ?? '' };
+  }
+  return out;
+}

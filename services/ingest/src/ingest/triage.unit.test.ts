@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeBatch, defaultEventLimits, encodeBatch, names, type FarmEvent } from '@farmbrain/contracts';
+import { makeEvent } from '@farmbrain/testing';
+import { triage } from './triage.js';
+
+const n = names('fb', 8);
+const now = Date.now();
+const decision = (agentId: string, confidence: number, seq: number) =>
+  makeEvent(agentId, 'decision_made', { symbol: 'BTC', action: 'buy', size: 1, confidence, rationale: '', situation: [], memoryIds: [] }, { producerSeq: seq, occurredAt: now });
+const input = (subject: string, events: FarmEvent[] | Uint8Array) => ({
+  subject, data: events instanceof Uint8Array ? events : encodeBatch(events), storedAt: now, partitions: 8, limits: defaultEventLimits(),
+});
+
+test('ingest - a message of valid events is forwarded byte for byte', () => {
+  const evs = [decision('a', 0.5, 1), decision('a', 0.6, 2)];
+  const msg = input(n.ingressSubject('a'), evs);
+  const t = triage(msg);
+  assert.equal(t.rejected.length, 0);
+  assert.equal(t.valid!.body, msg.data);
+});
+
+test('ingest - invalid events are split out with their reason, neighbours kept in order', () => {
+  const good1 = decision('a', 0.5, 1);
+  const bad = decision('a', 7, 2);
+  const good2 = decision('a', 0.1, 3);
+  const t = triage(input(n.ingressSubject('a'), [good1, bad, good2]));
+  assert.deepEqual(decodeBatch(t.valid!.body).map((e) => e.event!.eventId), [good1.eventId, good2.eventId]);
+  assert.equal(t.rejected.length, 1);
+  assert.equal(t.rejected[0]!.eventId, bad.eventId);
+  assert.equal(t.rejected[0]!.code, 'OUT_OF_RANGE');
+  assert.match(t.rejected[0]!.reason, /confidence/);
+});
+
+test('ingest - events for another agent than the subject names are rejected', () => {
+  const t = triage(input(n.ingressSubject('a'), [decision('b', 0.5, 1)]));
+  assert.equal(t.valid, undefined);
+  assert.equal(t.rejected[0]!.code, 'AGENT_MISMATCH');
+});
+
+test('ingest - a subject with the wrong partition token is rejected whole', () => {
+  const right = n.ingressSubject('a');
+  const wrongP = (Number(right.split('.')[2]) + 1) % 8;
+  const t = triage(input(`fb.in.${wrongP}.a`, [decision('a', 0.5, 1)]));
+  assert.equal(t.rejected[0]!.code, 'AGENT_MISMATCH');
+  assert.match(t.rejected[0]!.reason, /partition/);
+});
+
+test('ingest - bytes that do not decode are dead-lettered as they came', () => {
+  const garbage = new Uint8Array([0xde, 0xad, 0xbe, 0xef, 0xff]);
+  const t = triage(input(n.ingressSubject('a'), garbage));
+  assert.equal(t.rejected[0]!.code, 'DECODE_ERROR');
+  assert.deepEqual(t.rejected[0]!.body, garbage);
+});
