@@ -88,29 +88,35 @@ export interface DurableSpec {
 }
 
 /**
- * Creates a durable pull consumer that acks cumulatively (AckPolicy.All):
- * a worker acks the last message of a batch it has fully applied.
+ * Creates a durable pull consumer that acks cumulatively (AckPolicy.All) and
+ * positions it just after `startAfter` (the caller's own checkpoint), or after
+ * the consumer's ack floor when the caller keeps none.
+ *
+ * Why recreate at every start: after a crash, messages delivered to the dead
+ * process stay "ack pending" until ack_wait, while later ones flow to the new
+ * process; a cumulative ack of those would skip the earlier ones. Starting the
+ * consumer from the checkpoint makes delivery resume exactly where applying stopped.
  */
-export async function provisionDurable(jsm: JetStreamManager, spec: DurableSpec): Promise<void> {
-  const cfg = {
+export async function provisionDurable(jsm: JetStreamManager, spec: DurableSpec, startAfter?: number): Promise<void> {
+  let floor = startAfter;
+  try {
+    const ci = await jsm.consumers.info(spec.stream, spec.durable);
+    floor ??= ci.ack_floor.stream_seq;
+    await jsm.consumers.delete(spec.stream, spec.durable);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  await jsm.consumers.add(spec.stream, {
     durable_name: spec.durable,
     filter_subject: spec.filterSubject,
     ack_policy: AckPolicy.All,
-    deliver_policy: DeliverPolicy.All,
+    ...(floor && floor > 0
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 }
+      : { deliver_policy: DeliverPolicy.All }),
     ack_wait: nanos(spec.ackWaitMs ?? 30_000),
     max_ack_pending: spec.maxAckPending ?? 20_000,
     max_deliver: -1,
-  };
-  try {
-    await jsm.consumers.info(spec.stream, spec.durable);
-    await jsm.consumers.update(spec.stream, spec.durable, {
-      ack_wait: cfg.ack_wait,
-      max_ack_pending: cfg.max_ack_pending,
-    });
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    await jsm.consumers.add(spec.stream, cfg);
-  }
+  });
 }
 
 export const isNotFound = (err: unknown): boolean =>

@@ -17,6 +17,7 @@ import { loadConfig } from './config.js';
 import { MIGRATIONS_DIR } from './migrations.js';
 import { HotStore } from './hot/hotStore.js';
 import { createTieringHandler, type TieringStats } from './projector.js';
+import { readCheckpoints } from './warm/warmStore.js';
 
 /** Composition root: the only place that reads config and opens connections. */
 async function main(): Promise<void> {
@@ -35,10 +36,12 @@ async function main(): Promise<void> {
   const js = jetstream(nc);
   const hot = new HotStore(redis, { prefix: n.redisPrefix, maxDecisions: cfg.hotDecisions, maxMemories: cfg.hotMemories });
   const stats: TieringStats = { batches: 0, events: 0, skippedReplays: 0 };
+  const checkpoints = await readCheckpoints(pool, cfg.projection);
   const workers: PartitionWorker[] = [];
   for (let p = 0; p < n.partitions; p++) {
     const durable = n.durable('tiering', p);
-    await provisionDurable(jsm, { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) });
+    // Delivery resumes right after what Postgres says was applied.
+    await provisionDurable(jsm, { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) }, checkpoints.get(p) ?? 0);
     const handle = createTieringHandler({ pool, hot, log, projection: cfg.projection }, p, stats);
     const w = new PartitionWorker({ js, stream: n.eventsStream, durable, batchSize: cfg.batchSize, log, handle });
     await w.start();

@@ -1,5 +1,5 @@
 import type { EventOf, FarmEvent } from '@farmbrain/contracts';
-import type { PoolClient } from '@farmbrain/platform';
+import type { Pool, PoolClient } from '@farmbrain/platform';
 import { evolvePositions, type PositionEvent, type PositionRow } from './positions.js';
 
 /** An event with the canonical stream sequence of the message that carried it. */
@@ -16,6 +16,12 @@ export async function readCheckpoint(c: PoolClient, projection: string, partitio
     [projection, partition],
   );
   return r.rows[0]?.last_seq ?? 0;
+}
+
+/** Every partition's checkpoint of a projection. */
+export async function readCheckpoints(pool: Pool, projection: string): Promise<Map<number, number>> {
+  const r = await pool.query<{ partition: number; last_seq: number }>('SELECT partition, last_seq FROM projection_checkpoints WHERE projection = $1', [projection]);
+  return new Map(r.rows.map((row) => [row.partition, row.last_seq]));
 }
 
 export async function saveCheckpoint(c: PoolClient, projection: string, partition: number, lastSeq: number): Promise<void> {
