@@ -89,8 +89,8 @@ export interface DurableSpec {
 
 /**
  * Creates a durable pull consumer that acks cumulatively (AckPolicy.All) and
- * positions it just after `startAfter` (the caller's own checkpoint), or after
- * the consumer's ack floor when the caller keeps none.
+ * positions it just after the lower of its ack floor and `startAfter` (the
+ * caller's own checkpoint, when it keeps one: a dropped store then replays).
  *
  * Why recreate at every start: after a crash, messages delivered to the dead
  * process stay "ack pending" until ack_wait, while later ones flow to the new
@@ -98,10 +98,10 @@ export interface DurableSpec {
  * consumer from the checkpoint makes delivery resume exactly where applying stopped.
  */
 export async function provisionDurable(jsm: JetStreamManager, spec: DurableSpec, startAfter?: number): Promise<void> {
-  let floor = startAfter;
+  let floor = 0;
   try {
     const ci = await jsm.consumers.info(spec.stream, spec.durable);
-    floor ??= ci.ack_floor.stream_seq;
+    floor = Math.min(ci.ack_floor.stream_seq, startAfter ?? Number.POSITIVE_INFINITY);
     await jsm.consumers.delete(spec.stream, spec.durable);
   } catch (err) {
     if (!isNotFound(err)) throw err;

@@ -40,7 +40,8 @@ async function main(): Promise<void> {
   const workers: PartitionWorker[] = [];
   for (let p = 0; p < n.partitions; p++) {
     const durable = n.durable('tiering', p);
-    // Delivery resumes right after what Postgres says was applied.
+    // Delivery resumes after what was acked (Postgres and Redis both applied);
+    // messages Postgres has but Redis may not are redelivered and re-applied to Redis only.
     await provisionDurable(jsm, { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) }, checkpoints.get(p) ?? 0);
     const handle = createTieringHandler({ pool, hot, log, projection: cfg.projection }, p, stats);
     const w = new PartitionWorker({ js, stream: n.eventsStream, durable, batchSize: cfg.batchSize, log, handle });
