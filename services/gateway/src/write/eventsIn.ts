@@ -121,8 +121,19 @@ export class EventWriter {
       const schema = DATA_SCHEMAS[e.type];
       const shapeErrors = [...Value.Errors(schema, e.data)];
       if (shapeErrors.length > 0) {
-        for (const err of shapeErrors.filter((x) => x.keyword !== 'boolean').slice(0, 5)) {
-          issues.push({ index, code: 'INVALID_FIELD', field: `data${err.instancePath.replace(/\//g, '.')}`, message: err.message });
+        // One issue per field: a union of literals reports each literal; say "one of" instead.
+        const byPath = new Map<string, { allowed: unknown[]; messages: Set<string> }>();
+        for (const err of shapeErrors) {
+          if (err.keyword === 'boolean' || err.keyword === 'anyOf') continue;
+          const g = byPath.get(err.instancePath) ?? { allowed: [], messages: new Set<string>() };
+          if (err.keyword === 'const') g.allowed.push((err.params as { allowedValue?: unknown }).allowedValue);
+          else g.messages.add(err.message);
+          byPath.set(err.instancePath, g);
+        }
+        for (const [path, g] of [...byPath].slice(0, 10)) {
+          const field = `data${path.replace(/\//g, '.')}`;
+          const message = g.allowed.length > 0 ? `${field} must be one of ${g.allowed.join(', ')}` : `${field} ${[...g.messages].join('; ')}`;
+          issues.push({ index, code: 'INVALID_FIELD', field, message });
         }
         return;
       }
