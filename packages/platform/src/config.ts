@@ -1,4 +1,5 @@
-import { NAMESPACE_PATTERN } from '@farmbrain/contracts';
+import { defaultEventLimits, NAMESPACE_PATTERN, type EventLimits } from '@farmbrain/contracts';
+import { defaultStreamSettings, type StreamSettings } from './nats.js';
 import { ConfigError } from './errors.js';
 
 export type Env = Record<string, string | undefined>;
@@ -35,6 +36,8 @@ export const readers = (env: Env) => ({
 
 /** What every service shares: where the backing services are and which namespace to use. */
 export interface CommonConfig {
+  /** JetStream stream settings (deployment-wide). */
+  streams: StreamSettings;
   natsUrl: string;
   redisUrl: string;
   databaseUrl: string;
@@ -45,7 +48,7 @@ export interface CommonConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
-export const COMMON_DEFAULTS: CommonConfig = {
+export const COMMON_DEFAULTS: Omit<CommonConfig, 'streams'> = {
   natsUrl: 'nats://127.0.0.1:4222',
   redisUrl: 'redis://127.0.0.1:6379',
   databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
@@ -62,11 +65,42 @@ export function loadCommonConfig(env: Env): CommonConfig {
     throw new ConfigError(`FB_NAMESPACE='${namespace}' must match ${NAMESPACE_PATTERN}`);
   }
   return {
+    streams: loadStreamSettings(env),
     natsUrl: r.str('NATS_URL', d.natsUrl),
     redisUrl: r.str('REDIS_URL', d.redisUrl),
     databaseUrl: r.str('DATABASE_URL', d.databaseUrl),
     namespace,
     partitions: r.int('FB_PARTITIONS', d.partitions, 1, 1024),
     logLevel: r.oneOf('LOG_LEVEL', d.logLevel, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  };
+}
+
+/**
+ * Stream settings are deployment-wide: every service provisions (creates or
+ * updates) the streams, so all must read the same values.
+ */
+export function loadStreamSettings(env: Env): StreamSettings {
+  const r = readers(env);
+  const s = defaultStreamSettings();
+  return {
+    replicas: r.int('FB_STREAM_REPLICAS', s.replicas, 1, 5),
+    duplicateWindowMs: r.int('FB_DUPLICATE_WINDOW_MS', s.duplicateWindowMs, 1000),
+    ingressMaxAgeMs: r.int('FB_INGRESS_MAX_AGE_MS', s.ingressMaxAgeMs, 60_000),
+    deadLetterMaxAgeMs: r.int('FB_DLQ_MAX_AGE_MS', s.deadLetterMaxAgeMs, 60_000),
+  };
+}
+
+/** Event limits: enforced by ingest, and checked early by the gateway with the same values. */
+export function loadEventLimits(env: Env): EventLimits {
+  const r = readers(env);
+  const l = defaultEventLimits();
+  return {
+    maxEventBytes: r.int('FB_MAX_EVENT_BYTES', l.maxEventBytes, 1024, 64 * 1024 * 1024),
+    maxCheckpointBytes: r.int('FB_MAX_CHECKPOINT_BYTES', l.maxCheckpointBytes, 0, 64 * 1024 * 1024),
+    maxTextChars: r.int('FB_MAX_TEXT_CHARS', l.maxTextChars, 1),
+    maxTags: r.int('FB_MAX_TAGS', l.maxTags, 0),
+    maxVectorDims: r.int('FB_MAX_VECTOR_DIMS', l.maxVectorDims, 1),
+    maxFutureSkewMs: r.int('FB_MAX_FUTURE_SKEW_MS', l.maxFutureSkewMs, 0),
+    maxPastSkewMs: r.int('FB_MAX_PAST_SKEW_MS', l.maxPastSkewMs, 0),
   };
 }

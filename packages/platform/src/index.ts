@@ -1,5 +1,5 @@
 export { ConfigError, ServiceUnavailableError, START_HINTS } from './errors.js';
-export { readers, loadCommonConfig, COMMON_DEFAULTS } from './config.js';
+export { readers, loadCommonConfig, loadStreamSettings, loadEventLimits, COMMON_DEFAULTS } from './config.js';
 export type { Env, CommonConfig } from './config.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';

@@ -41,6 +41,19 @@ test('gateway - the HTTP write path goes through the log and shows up in reads',
   assert.equal(Buffer.from(one.body.state, 'base64').toString(), '{"cash":1000}');
 });
 
+test('gateway - a request larger than one NATS message is split, in order, and fully stored', async () => {
+  const big = Buffer.alloc(400 * 1024, 7).toString('base64');
+  const r = await stack.post<{ accepted: { eventId: string; streamSeq: number }[] }>('/v1/events', {
+    events: [0, 1, 2].map((i) => ({ agentId: 'http-big', type: 'checkpoint_saved', data: { label: `big-${i}`, state: big } })),
+  });
+  assert.equal(r.status, 202);
+  const seqs = r.body.accepted.map((a) => a.streamSeq);
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+  await stack.caughtUp();
+  const cps = await stack.all<{ label: string; sizeBytes: number }>('/v1/agents/http-big/checkpoints');
+  assert.deepEqual(cps.map((c) => [c.label, c.sizeBytes]), [['big-2', 409600], ['big-1', 409600], ['big-0', 409600]]);
+});
+
 test('gateway - invalid events are refused whole with a code per field, and nothing is published', async () => {
   const before = (await stack.jsm.streams.info(stack.names.ingressStream)).state.messages;
   const r = await stack.post<{ error: { code: string; details: { index: number; field: string; code: string }[] } }>('/v1/events', {

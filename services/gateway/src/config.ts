@@ -1,5 +1,5 @@
-import { defaultEventLimits, type EventLimits } from '@farmbrain/contracts';
-import { loadCommonConfig, readers, type CommonConfig, type Env } from '@farmbrain/platform';
+import type { EventLimits } from '@farmbrain/contracts';
+import { loadCommonConfig, loadEventLimits, readers, type CommonConfig, type Env } from '@farmbrain/platform';
 
 export interface GatewayConfig extends CommonConfig {
   host: string;
@@ -18,6 +18,6 @@ export function loadConfig(env: Env): GatewayConfig {
     port: r.int('FB_GATEWAY_PORT', 8080, 0, 65535),
     maxEventsPerRequest: r.int('FB_GATEWAY_MAX_EVENTS', 1000, 1, 100_000),
     bodyLimitBytes: r.int('FB_GATEWAY_BODY_LIMIT', 8 * 1024 * 1024, 1024),
-    limits: defaultEventLimits(),
+    limits: loadEventLimits(env),
   };
 }

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     connectRedis(cfg.redisUrl, 'farmbrain-gateway'),
     connectPostgres(cfg.databaseUrl, n.pgSchema, { max: 10, name: 'farmbrain-gateway' }),
   ]);
-  await provisionStreams(await jetstreamManager(nc), n);
+  await provisionStreams(await jetstreamManager(nc), n, cfg.streams);
   const app = await buildApp({
     reads: new ReadStore(pool, redis, n.redisPrefix),
     writer: new EventWriter(jetstream(nc), n, cfg.limits),

@@ -7,7 +7,7 @@ export interface TieringConfig extends CommonConfig {
   hotDecisions: number;
   /** Recent memories kept per agent in Redis. */
   hotMemories: number;
-  /** Name of the projection's checkpoints; bump the version to rebuild side by side. */
+  /** Name under which the projection's checkpoints are kept in Postgres. */
   projection: string;
 }
 

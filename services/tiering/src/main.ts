@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const applied = await migrate(pool, n.pgSchema, MIGRATIONS_DIR);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   const jsm = await jetstreamManager(nc);
-  await provisionStreams(jsm, n);
+  await provisionStreams(jsm, n, cfg.streams);
   const js = jetstream(nc);
   const hot = new HotStore(redis, { prefix: n.redisPrefix, maxDecisions: cfg.hotDecisions, maxMemories: cfg.hotMemories });
   const stats: TieringStats = { batches: 0, events: 0, skippedReplays: 0 };

@@ -171,14 +171,37 @@ export class EventWriter {
     const acks = new Map<string, { seq: number; duplicate: boolean }>();
     try {
       await Promise.all([...byAgent].map(async ([agentId, evs]) => {
-        const body = frameBatch(evs.map(encodeEvent));
-        const msgID = evs.length === 1 ? evs[0]!.eventId : `${evs[0]!.eventId}+${evs.length}`;
-        const ack = await this.js.publish(this.names.ingressSubject(agentId), body, { msgID });
-        for (const e of evs) acks.set(e.eventId, { seq: ack.seq, duplicate: ack.duplicate });
+        // Messages of at most MAX_MESSAGE_BYTES (below NATS' max_payload), one after another to keep order.
+        for (const chunk of chunkBySize(evs.map((e) => ({ e, bytes: encodeEvent(e) })))) {
+          const first = chunk[0]!.e.eventId;
+          const msgID = chunk.length === 1 ? first : `${first}+${chunk.length}`;
+          const ack = await this.js.publish(this.names.ingressSubject(agentId), frameBatch(chunk.map((c) => c.bytes)), { msgID });
+          for (const { e } of chunk) acks.set(e.eventId, { seq: ack.seq, duplicate: ack.duplicate });
+        }
       }));
     } catch (err) {
       throw new FarmbrainError('PUBLISH_FAILED', `JetStream did not acknowledge the events (${(err as Error).message}); retry with the same eventIds, duplicates are dropped`, { cause: err });
     }
     return events.map((e) => ({ eventId: e.eventId, agentId: e.agentId, producerSeq: e.producerSeq, streamSeq: acks.get(e.eventId)!.seq, duplicate: acks.get(e.eventId)!.duplicate }));
   }
+}
+
+const MAX_MESSAGE_BYTES = 512 * 1024;
+const MAX_MESSAGE_EVENTS = 256;
+
+function chunkBySize<T extends { bytes: Uint8Array }>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let size = 0;
+  for (const it of items) {
+    if (cur.length > 0 && (size + it.bytes.byteLength + 8 > MAX_MESSAGE_BYTES || cur.length >= MAX_MESSAGE_EVENTS)) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(it);
+    size += it.bytes.byteLength + 8;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
 }

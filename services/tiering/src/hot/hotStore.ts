@@ -155,14 +155,15 @@ export function buildHotOps(events: readonly FarmEvent[], snaps: HotSnapshots): 
       const memId = memAt.get(i);
       if (memId !== undefined) {
         const m = snaps.memories.get(memId);
-        push(e.agentId, { s, t: 'mem', id: memId, v: m?.json ?? null, score: String(m?.createdAt ?? 0) });
+        // A memory id owned by another agent is never mirrored into this agent's hot state.
+        if (!m || m.agentId === e.agentId) push(e.agentId, { s, t: 'mem', id: memId, v: m?.json ?? null, score: String(m?.createdAt ?? 0) });
       }
       return;
     }
     const base: Record<string, string> = { lastEventAt: String(e.occurredAt), lastEventType: e.type };
     switch (e.type) {
       case 'agent_registered':
-        push(e.agentId, { s, t: 'state', f: { ...base, name: e.data.name, team: e.data.team, strategy: e.data.strategy, config: JSON.stringify(e.data.config), status: 'active' } });
+        push(e.agentId, { s, t: 'state', f: { ...base, name: e.data.name, team: e.data.team, strategy: e.data.strategy, config: JSON.stringify(e.data.config) } });
         break;
       case 'agent_state_changed':
         push(e.agentId, { s, t: 'state', f: { ...base, status: e.data.status, ...(e.data.config ? { config: JSON.stringify(e.data.config) } : {}) } });
@@ -178,7 +179,8 @@ export function buildHotOps(events: readonly FarmEvent[], snaps: HotSnapshots): 
     const memId = memAt.get(i);
     if (memId !== undefined) {
       const m = snaps.memories.get(memId);
-      push(e.agentId, { s, t: 'mem', id: memId, v: m?.json ?? null, score: String(m?.createdAt ?? 0) });
+      // A memory id owned by another agent is never mirrored into this agent's hot state.
+      if (!m || m.agentId === e.agentId) push(e.agentId, { s, t: 'mem', id: memId, v: m?.json ?? null, score: String(m?.createdAt ?? 0) });
     }
   });
   // Several ops of one event share its sequence: the guard compares against the

@@ -289,7 +289,7 @@ export interface HotSnapshots {
   /** Open positions per agent, for agents whose positions the batch touched. */
   positions: Map<string, Record<string, string>>;
   /** Current memory JSON (null when forgotten or gone) per memory id the batch touched. */
-  memories: Map<string, { json: string | null; createdAt: number }>;
+  memories: Map<string, { json: string | null; createdAt: number; agentId: string }>;
 }
 
 /** Reads, after applying, the state the hot tier mirrors for what this batch touched. */
@@ -297,7 +297,7 @@ export async function readHotSnapshots(c: PoolClient, events: readonly SeqEvent[
   const posAgents = [...new Set(events.filter((e) => e.type === 'trade_executed' || e.type === 'position_closed').map((e) => e.agentId))];
   const memIds = [...new Set(events.filter((e) => e.type.startsWith('memory_')).map((e) => (e.data as { memoryId: string }).memoryId))];
   const positions = new Map<string, Record<string, string>>(posAgents.map((a) => [a, {}]));
-  const memories = new Map<string, { json: string | null; createdAt: number }>();
+  const memories = new Map<string, { json: string | null; createdAt: number; agentId: string }>();
   if (posAgents.length > 0) {
     const r = await c.query<{ agent_id: string; symbol: string; j: string }>(
       `SELECT agent_id, symbol, jsonb_build_object('positionId', position_id, 'symbol', symbol, 'qty', qty,
@@ -309,13 +309,13 @@ export async function readHotSnapshots(c: PoolClient, events: readonly SeqEvent[
     for (const row of r.rows) positions.get(row.agent_id)![row.symbol] = row.j;
   }
   if (memIds.length > 0) {
-    const r = await c.query<{ memory_id: string; j: string | null; created: number }>(
-      `SELECT memory_id, CASE WHEN forgotten_at IS NULL THEN ${SNAPSHOT_SQL}::text END AS j,
+    const r = await c.query<{ memory_id: string; agent_id: string; j: string | null; created: number }>(
+      `SELECT memory_id, agent_id, CASE WHEN forgotten_at IS NULL THEN ${SNAPSHOT_SQL}::text END AS j,
               (extract(epoch from created_at) * 1000)::bigint AS created
          FROM memories WHERE memory_id = ANY($1::text[])`,
       [memIds],
     );
-    for (const row of r.rows) memories.set(row.memory_id, { json: row.j, createdAt: row.created });
+    for (const row of r.rows) memories.set(row.memory_id, { json: row.j, createdAt: row.created, agentId: row.agent_id });
   }
   return { positions, memories };
 }
