@@ -107,6 +107,8 @@ test('gateway - agent state falls back to Postgres when Redis has none', async (
   assert.deepEqual(warm.body.openPositions.map((p) => [p.symbol, p.qty]), [['SOL', 2]]);
   assert.deepEqual(hot.body.openPositions.map((p) => [p.symbol, p.qty]), [['SOL', 2]]);
   assert.deepEqual(warm.body.recentMemories.map((m) => m.text), hot.body.recentMemories.map((m) => m.text));
+  assert.equal((await stack.all(`/v1/agents/api-1/memories?tag=sol`)).length, 1);
+  assert.equal((await stack.all(`/v1/agents/api-1/memories?tag=${encodeURIComponent("x' OR '1'='1")}`)).length, 0);
   const missing = await stack.get<{ error: { code: string } }>('/v1/agents/nobody');
   assert.equal(missing.status, 404);
   assert.equal(missing.body.error.code, 'NOT_FOUND');

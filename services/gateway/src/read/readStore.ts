@@ -25,6 +25,8 @@ interface Listing {
   where?: Record<string, string | undefined>;
   /** Raw extra condition (no parameters). */
   rawWhere?: string;
+  /** Rows whose `tags` contain this tag. */
+  tag?: string;
 }
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
@@ -54,6 +56,7 @@ export class ReadStore {
     if (to) add((p) => `${l.timeCol} < ${p}`, to);
     if (q.symbol) add((p) => `symbol = ${p}`, q.symbol);
     for (const [col, v] of Object.entries(l.where ?? {})) if (v !== undefined) add((p) => `${col} = ${p}`, v);
+    if (l.tag !== undefined) add((p) => `${p} = ANY(tags)`, l.tag);
     if (l.rawWhere) conds.push(l.rawWhere);
     const c = decodeCursor(q.cursor);
     if (c) {
@@ -179,13 +182,12 @@ export class ReadStore {
   memories(agentId: string, q: PageQuery & { kind?: string; scope?: string; tag?: string; includeForgotten?: boolean }) {
     const raw: string[] = [];
     if (!q.includeForgotten) raw.push('forgotten_at IS NULL');
-    if (q.tag) raw.push(`${pgLiteral(q.tag)} = ANY(tags)`);
     return this.#page(
       agentId,
       { ...q, symbol: undefined },
       {
         table: 'memories', timeCol: 'created_at', idCol: 'memory_id', select: '*',
-        where: { kind: q.kind, scope: q.scope }, ...(raw.length ? { rawWhere: raw.join(' AND ') } : {}),
+        where: { kind: q.kind, scope: q.scope }, ...(q.tag ? { tag: q.tag } : {}), ...(raw.length ? { rawWhere: raw.join(' AND ') } : {}),
       },
       memoryOut,
     );
@@ -200,7 +202,6 @@ export class ReadStore {
   }
 }
 
-const pgLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const bySymbol = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.symbol).localeCompare(String(b.symbol));
 
 interface AgentRow {
