@@ -248,6 +248,13 @@ export function frameBatch(encodedEvents: readonly Uint8Array[]): Uint8Array {
 
 const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
 
+/**
+ * The Nats-Msg-Id of a message carrying these events (first id + count). A
+ * sender must resend a message with the same composition for JetStream to dedupe it.
+ */
+export const batchMsgId = (events: readonly { eventId: string }[]): string =>
+  events.length === 1 ? events[0]!.eventId : `${events[0]!.eventId}+${events.length}`;
+
 /** Encodes one event alone (used for dead-letter bodies and size checks). */
 export function encodeEvent(e: FarmEvent): Uint8Array {
   return pb.Event.encode(toProto(e)).finish();

@@ -35,6 +35,7 @@ export {
   fromProto,
   encodeBatch,
   frameBatch,
+  batchMsgId,
   encodeEvent,
   encodeRawEvent,
   decodeBatch,

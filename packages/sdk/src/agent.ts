@@ -4,6 +4,7 @@ import {
   defaultEventLimits,
   encodeEvent,
   FarmbrainError,
+  batchMsgId,
   frameBatch,
   HybridSequence,
   InvalidEventError,
@@ -289,9 +290,8 @@ export class FarmbrainAgent {
       bytes += next.bytes.byteLength + 8;
       this.#queue.shift();
     }
-    const first = items[0]!.event.eventId;
     // The batch is frozen from here on and retried as is, so its message id dedupes a retry.
-    return { items, body: frameBatch(items.map((p) => p.bytes)), msgId: items.length === 1 ? first : `${first}+${items.length}` };
+    return { items, body: frameBatch(items.map((p) => p.bytes)), msgId: batchMsgId(items.map((p) => p.event)) };
   }
 
   async #run(): Promise<void> {

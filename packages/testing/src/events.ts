@@ -1,6 +1,7 @@
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import {
+  batchMsgId,
   encodeBatch,
   newEventId,
   SCHEMA_VERSION,
@@ -33,7 +34,7 @@ export function makeEvent<T extends EventType>(
 /** Publishes events of one agent as one ingress message, as the SDK would. */
 export function publishEvents(js: JetStreamClient, names: Names, events: readonly FarmEvent[], msgID?: string): Promise<PubAck> {
   const agentId = events[0]!.agentId;
-  return js.publish(names.ingressSubject(agentId), encodeBatch(events), { msgID: msgID ?? `${events[0]!.eventId}+${events.length}` });
+  return js.publish(names.ingressSubject(agentId), encodeBatch(events), { msgID: msgID ?? batchMsgId(events) });
 }
 
 /** Publishes raw bytes on any subject (for malformed input). */

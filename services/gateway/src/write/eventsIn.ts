@@ -7,6 +7,7 @@ import {
   encodeEvent,
   EVENT_TYPES,
   FarmbrainError,
+  batchMsgId,
   frameBatch,
   HybridSequence,
   MEMORY_KINDS,
@@ -173,8 +174,7 @@ export class EventWriter {
       await Promise.all([...byAgent].map(async ([agentId, evs]) => {
         // Messages of at most MAX_MESSAGE_BYTES (below NATS' max_payload), one after another to keep order.
         for (const chunk of chunkBySize(evs.map((e) => ({ e, bytes: encodeEvent(e) })))) {
-          const first = chunk[0]!.e.eventId;
-          const msgID = chunk.length === 1 ? first : `${first}+${chunk.length}`;
+          const msgID = batchMsgId(chunk.map((c) => c.e));
           const ack = await this.js.publish(this.names.ingressSubject(agentId), frameBatch(chunk.map((c) => c.bytes)), { msgID });
           for (const { e } of chunk) acks.set(e.eventId, { seq: ack.seq, duplicate: ack.duplicate });
         }

@@ -144,22 +144,23 @@ export function buildHotOps(events: readonly FarmEvent[], snaps: HotSnapshots): 
   // A duplicate (same event again, or anything not above the agent's last
   // sequence in this batch) contributes nothing; Redis guards across batches.
   const seqOf = new Map<string, number>();
+  // Snapshot ops anchored on event i: emitted even for a duplicate, at the agent's current sequence.
+  const pushSnapshots = (e: FarmEvent, i: number, s: string) => {
+    if (lastPos.get(e.agentId) === i) push(e.agentId, { s, t: 'pos', f: snaps.positions.get(e.agentId) ?? {} });
+    const memId = memAt.get(i);
+    if (memId === undefined) return;
+    const m = snaps.memories.get(memId);
+    // A memory id owned by another agent is never mirrored into this agent's hot state.
+    if (!m || m.agentId === e.agentId) push(e.agentId, { s, t: 'mem', id: memId, v: m?.json ?? null, score: String(m?.createdAt ?? 0) });
+  };
   events.forEach((e, i) => {
     const prev = seqOf.get(e.agentId) ?? 0;
-    const isDup = e.producerSeq <= prev;
-    if (!isDup) seqOf.set(e.agentId, e.producerSeq);
-    const s = String(isDup ? prev : e.producerSeq);
-    if (isDup) {
-      // Still emit snapshot ops that are anchored on this index, at the agent's current sequence.
-      if (lastPos.get(e.agentId) === i) push(e.agentId, { s, t: 'pos', f: snaps.positions.get(e.agentId) ?? {} });
-      const memId = memAt.get(i);
-      if (memId !== undefined) {
-        const m = snaps.memories.get(memId);
-        // A memory id owned by another agent is never mirrored into this agent's hot state.
-        if (!m || m.agentId === e.agentId) push(e.agentId, { s, t: 'mem', id: memId, v: m?.json ?? null, score: String(m?.createdAt ?? 0) });
-      }
+    if (e.producerSeq <= prev) {
+      pushSnapshots(e, i, String(prev));
       return;
     }
+    seqOf.set(e.agentId, e.producerSeq);
+    const s = String(e.producerSeq);
     const base: Record<string, string> = { lastEventAt: String(e.occurredAt), lastEventType: e.type };
     switch (e.type) {
       case 'agent_registered':
@@ -175,13 +176,7 @@ export function buildHotOps(events: readonly FarmEvent[], snaps: HotSnapshots): 
       default:
         push(e.agentId, { s, t: 'state', f: base });
     }
-    if (lastPos.get(e.agentId) === i) push(e.agentId, { s, t: 'pos', f: snaps.positions.get(e.agentId) ?? {} });
-    const memId = memAt.get(i);
-    if (memId !== undefined) {
-      const m = snaps.memories.get(memId);
-      // A memory id owned by another agent is never mirrored into this agent's hot state.
-      if (!m || m.agentId === e.agentId) push(e.agentId, { s, t: 'mem', id: memId, v: m?.json ?? null, score: String(m?.createdAt ?? 0) });
-    }
+    pushSnapshots(e, i, s);
   });
   // Several ops of one event share its sequence: the guard compares against the
   // agent's _seq only, so ops of the same event are applied together.
