@@ -7,6 +7,7 @@ import type {
   FarmEvent,
   JsonObject,
   MemoryKind,
+  MemoryTier,
   MemoryUpdated,
   Scope,
   Side,
@@ -47,6 +48,7 @@ const CASE_OF: Record<EventType, string> = {
   memory_updated: 'memoryUpdated',
   memory_forgotten: 'memoryForgotten',
   agent_state_changed: 'agentStateChanged',
+  memory_recalled: 'memoryRecalled',
 };
 const TYPE_OF: Record<string, EventType> = Object.fromEntries(
   Object.entries(CASE_OF).map(([t, c]) => [c, t as EventType]),
@@ -92,6 +94,8 @@ function payloadToPb(e: FarmEvent): Record<string, unknown> {
     }
     case 'agent_state_changed':
       return { status: STATUS_TO_PB[e.data.status] ?? 0, configJson: toJsonText(e.data.config), reason: e.data.reason };
+    case 'memory_recalled':
+      return { ...e.data, filters: undefined, filtersJson: toJsonText(e.data.filters) };
   }
 }
 
@@ -141,6 +145,7 @@ export function fromProto(m: farmbrain.v1.Event): FarmEvent {
           rationale: p.rationale ?? '',
           situation: p.situation ?? [],
           memoryIds: p.memoryIds ?? [],
+          recallIds: p.recallIds ?? [],
         },
       };
     }
@@ -185,6 +190,7 @@ export function fromProto(m: farmbrain.v1.Event): FarmEvent {
           expiresAt: Number(p.expiresAtMs ?? 0),
           sourceEventIds: p.sourceEventIds ?? [],
           situation: p.situation ?? [],
+          embeddingModel: p.embeddingModel ?? '',
         },
       };
     }
@@ -195,6 +201,7 @@ export function fromProto(m: farmbrain.v1.Event): FarmEvent {
         tags: p.tags ?? [],
         replaceTags: p.replaceTags ?? false,
         embedding: p.embedding ?? [],
+        embeddingModel: p.embeddingModel ?? '',
       };
       if (p.text != null) data.text = p.text;
       if (p.importance != null) data.importance = p.importance;
@@ -212,6 +219,26 @@ export function fromProto(m: farmbrain.v1.Event): FarmEvent {
         ...meta,
         type,
         data: { status: enumName(PB_TO_STATUS, p.status), reason: p.reason ?? '', ...(config ? { config } : {}) },
+      };
+    }
+    case 'memory_recalled': {
+      const p = m.memoryRecalled!;
+      return {
+        ...meta,
+        type,
+        data: {
+          queryText: p.queryText ?? '',
+          queryVector: p.queryVector ?? [],
+          filters: fromJsonText(p.filtersJson ?? '', 'memory_recalled.filters'),
+          k: p.k ?? 0,
+          hits: (p.hits ?? []).map((h) => ({
+            memoryId: h.memoryId ?? '',
+            version: h.version ?? 0,
+            score: h.score ?? 0,
+            tier: (h.tier ?? '') as MemoryTier,
+          })),
+          embeddingModel: p.embeddingModel ?? '',
+        },
       };
     }
   }

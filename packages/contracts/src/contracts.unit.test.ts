@@ -23,12 +23,13 @@ const meta = (over: Partial<FarmEvent> = {}) => ({
 
 const samples: FarmEvent[] = [
   { ...meta(), type: 'agent_registered', data: { name: 'A', team: 't', strategy: 's', config: { k: [1, 2] } } },
-  { ...meta(), type: 'decision_made', data: { symbol: 'BTC', action: 'sell', size: 2, confidence: 0.25, rationale: 'why', situation: [0.5, -1.25], memoryIds: ['m1'] } },
+  { ...meta(), type: 'decision_made', data: { symbol: 'BTC', action: 'sell', size: 2, confidence: 0.25, rationale: 'why', situation: [0.5, -1.25], memoryIds: ['m1'], recallIds: ['r1'] } },
   { ...meta(), type: 'trade_executed', data: { orderId: 'o', symbol: 'BTC', side: 'buy', qty: 1.5, price: 100.25, fees: 0.5, decisionId: 'd' } },
   { ...meta(), type: 'position_closed', data: { symbol: 'BTC', realizedPnl: -12.5, decisionIds: ['d'], exitPrice: 99 } },
   { ...meta(), type: 'checkpoint_saved', data: { label: 'x', state: new Uint8Array([0, 1, 255]) } },
-  { ...meta(), type: 'memory_stored', data: { memoryId: 'm', kind: 'lesson', text: 't', tags: ['a'], importance: 0.5, embedding: [0.5, 0.25], scope: 'team', scopeId: 'red', expiresAt: 1_800_000_000_000, sourceEventIds: ['e'], situation: [1] } },
-  { ...meta(), type: 'memory_updated', data: { memoryId: 'm', text: 'new', tags: [], replaceTags: true, importance: 0.9, embedding: [], expiresAt: 0 } },
+  { ...meta(), type: 'memory_stored', data: { memoryId: 'm', kind: 'lesson', text: 't', tags: ['a'], importance: 0.5, embedding: [0.5, 0.25], scope: 'team', scopeId: 'red', expiresAt: 1_800_000_000_000, sourceEventIds: ['e'], situation: [1], embeddingModel: 'client' } },
+  { ...meta(), type: 'memory_updated', data: { memoryId: 'm', text: 'new', tags: [], replaceTags: true, importance: 0.9, embedding: [], expiresAt: 0, embeddingModel: '' } },
+  { ...meta(), type: 'memory_recalled', data: { queryText: 'btc breakout', queryVector: [0.5], filters: { kinds: ['lesson'] }, k: 5, hits: [{ memoryId: 'm', version: 2, score: 0.25, tier: 'hot' }], embeddingModel: 'farmbrain/hash-v1' } },
   { ...meta(), type: 'memory_forgotten', data: { memoryId: 'm', reason: 'stale' } },
   { ...meta(), type: 'agent_state_changed', data: { status: 'paused', reason: 'risk', config: { max: 1 } } },
 ];

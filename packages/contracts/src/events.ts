@@ -38,8 +38,10 @@ export interface DecisionMade {
   rationale: string;
   /** Numeric market-situation features, for outcome-linked recall. */
   situation: number[];
-  /** Ids of the memories the agent consulted. */
+  /** Ids of the memories the agent cites as the basis of this decision. */
   memoryIds: string[];
+  /** Recall ids (event ids of memory_recalled) the agent consulted before deciding. */
+  recallIds: string[];
 }
 
 export interface TradeExecuted {
@@ -80,6 +82,8 @@ export interface MemoryStored {
   expiresAt: number;
   sourceEventIds: string[];
   situation: number[];
+  /** Model that made `embedding` ('' with an embedding = 'client'; ignored without one). */
+  embeddingModel: string;
 }
 
 export interface MemoryUpdated {
@@ -89,14 +93,38 @@ export interface MemoryUpdated {
   tags: string[];
   replaceTags: boolean;
   importance?: number;
-  /** Empty = unchanged. */
+  /** Empty = unchanged (re-embedded by the projection when the text changes). */
   embedding: number[];
   expiresAt?: number;
+  embeddingModel: string;
 }
 
 export interface MemoryForgotten {
   memoryId: string;
   reason: string;
+}
+
+export const MEMORY_TIERS = ['hot', 'warm'] as const;
+export type MemoryTier = (typeof MEMORY_TIERS)[number];
+
+export interface RecalledMemory {
+  memoryId: string;
+  /** The version of the memory that was returned. */
+  version: number;
+  score: number;
+  tier: MemoryTier;
+}
+
+/** A recall served to the agent; its eventId is the recall id. */
+export interface MemoryRecalled {
+  queryText: string;
+  /** Only when the agent supplied its own query vector. */
+  queryVector: number[];
+  filters: JsonObject;
+  k: number;
+  hits: RecalledMemory[];
+  /** Model the query was embedded with ('' = no vector search). */
+  embeddingModel: string;
 }
 
 export interface AgentStateChanged {
@@ -116,6 +144,7 @@ export interface EventPayloads {
   memory_updated: MemoryUpdated;
   memory_forgotten: MemoryForgotten;
   agent_state_changed: AgentStateChanged;
+  memory_recalled: MemoryRecalled;
 }
 
 export type EventType = keyof EventPayloads;
@@ -129,6 +158,7 @@ export const EVENT_TYPES = [
   'memory_updated',
   'memory_forgotten',
   'agent_state_changed',
+  'memory_recalled',
 ] as const satisfies readonly EventType[];
 
 export interface EventMeta {

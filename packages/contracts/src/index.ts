@@ -6,6 +6,7 @@ export {
   SCOPES,
   AGENT_STATUSES,
   EVENT_TYPES,
+  MEMORY_TIERS,
 } from './events.js';
 export type {
   Action,
@@ -23,6 +24,9 @@ export type {
   MemoryUpdated,
   MemoryForgotten,
   AgentStateChanged,
+  MemoryRecalled,
+  RecalledMemory,
+  MemoryTier,
   EventPayloads,
   EventType,
   EventMeta,
@@ -57,3 +61,7 @@ export { newEventId, isUuidV7, HybridSequence } from './ids.js';
 export { REASON_CODES, defaultEventLimits, validateEvent, describeIssues } from './validate.js';
 export type { ReasonCode, ValidationIssue, EventLimits, ValidationContext } from './validate.js';
 export { FarmbrainError, InvalidEventError } from './errors.js';
+export { EMPTY_SCOPE_POLICY, parseScopePolicy, ownerKey, writeDenial, teamsOf, readableOwnerKeys } from './scopes.js';
+export type { ScopePolicy } from './scopes.js';
+export { PAYLOAD_DEFAULTS, withDefaults } from './defaults.js';
+export type { PayloadInput } from './defaults.js';

@@ -2,6 +2,7 @@ import {
   ACTIONS,
   AGENT_STATUSES,
   MEMORY_KINDS,
+  MEMORY_TIERS,
   SCHEMA_VERSION,
   SCOPES,
   SIDES,
@@ -19,6 +20,7 @@ export const REASON_CODES = [
   'CLOCK_SKEW',
   'AGENT_MISMATCH',
   'UNSUPPORTED_SCHEMA',
+  'SCOPE_FORBIDDEN',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -94,6 +96,13 @@ export function validateEvent(e: FarmEvent, ctx: ValidationContext): ValidationI
     if (v.length > L.maxTags) bad('TOO_LARGE', field, `${field} has ${v.length} tags; the limit is ${L.maxTags}`);
     else if (v.some((t) => t === '' || t.length > 64)) bad('INVALID_FIELD', field, `${field} entries must be 1..64 characters`);
   };
+  const ids = (v: readonly string[], field: string, max: number) => {
+    if (v.length > max) bad('TOO_LARGE', field, `${field} has ${v.length} entries; the limit is ${max}`);
+    else if (v.some((t) => t === '' || t.length > 128)) bad('INVALID_FIELD', field, `${field} entries must be 1..128 characters`);
+  };
+  const model = (v: string, field: string) => {
+    if (v.length > 128) bad('TOO_LARGE', field, `${field} is limited to 128 characters`);
+  };
   const oneOf = (v: string, allowed: readonly string[], field: string) => {
     if (v === '') bad('MISSING_FIELD', field, `${field} is required (one of ${allowed.join(', ')})`);
     else if (!allowed.includes(v)) bad('INVALID_FIELD', field, `${field} must be one of ${allowed.join(', ')}`);
@@ -140,6 +149,8 @@ export function validateEvent(e: FarmEvent, ctx: ValidationContext): ValidationI
       unit(e.data.confidence, 'data.confidence');
       text(e.data.rationale, 'data.rationale');
       vector(e.data.situation, 'data.situation');
+      ids(e.data.memoryIds, 'data.memoryIds', 256);
+      ids(e.data.recallIds, 'data.recallIds', 64);
       break;
     case 'trade_executed':
       need(e.data.orderId, 'data.orderId');
@@ -171,6 +182,10 @@ export function validateEvent(e: FarmEvent, ctx: ValidationContext): ValidationI
       vector(e.data.situation, 'data.situation');
       oneOf(e.data.scope, SCOPES, 'data.scope');
       if (e.data.scope === 'team' && e.data.scopeId === '') bad('MISSING_FIELD', 'data.scopeId', 'data.scopeId (the team) is required for team scope');
+      if (e.data.scope !== 'team' && e.data.scopeId !== '') bad('INVALID_FIELD', 'data.scopeId', 'data.scopeId is only used with team scope; leave it empty');
+      ids(e.data.sourceEventIds, 'data.sourceEventIds', 256);
+      model(e.data.embeddingModel, 'data.embeddingModel');
+      if (e.data.memoryId.length > 128) bad('TOO_LARGE', 'data.memoryId', 'data.memoryId is limited to 128 characters');
       break;
     case 'memory_updated':
       need(e.data.memoryId, 'data.memoryId');
@@ -178,12 +193,25 @@ export function validateEvent(e: FarmEvent, ctx: ValidationContext): ValidationI
       tags(e.data.tags, 'data.tags');
       if (e.data.importance !== undefined) unit(e.data.importance, 'data.importance');
       vector(e.data.embedding, 'data.embedding');
+      model(e.data.embeddingModel, 'data.embeddingModel');
       break;
     case 'memory_forgotten':
       need(e.data.memoryId, 'data.memoryId');
       break;
     case 'agent_state_changed':
       oneOf(e.data.status, AGENT_STATUSES, 'data.status');
+      break;
+    case 'memory_recalled':
+      text(e.data.queryText, 'data.queryText');
+      vector(e.data.queryVector, 'data.queryVector');
+      model(e.data.embeddingModel, 'data.embeddingModel');
+      if (!Number.isSafeInteger(e.data.k) || e.data.k < 1 || e.data.k > 1000) bad('OUT_OF_RANGE', 'data.k', `data.k must be 1..1000, got ${e.data.k}`);
+      if (e.data.hits.length > 1000) bad('TOO_LARGE', 'data.hits', `data.hits has ${e.data.hits.length} entries; the limit is 1000`);
+      e.data.hits.forEach((h, i) => {
+        if (h.memoryId === '') bad('MISSING_FIELD', `data.hits.${i}.memoryId`, 'every hit needs a memoryId');
+        if (!Number.isSafeInteger(h.version) || h.version < 1) bad('OUT_OF_RANGE', `data.hits.${i}.version`, 'every hit needs a version >= 1');
+        if (!MEMORY_TIERS.includes(h.tier)) bad('INVALID_FIELD', `data.hits.${i}.tier`, `tier must be one of ${MEMORY_TIERS.join(', ')}`);
+      });
       break;
   }
   return out;

@@ -12,19 +12,15 @@ import {
   newEventId,
   SCHEMA_VERSION,
   validateEvent,
-  type AgentRegistered,
+  withDefaults,
   type AgentStateChanged,
   type CheckpointSaved,
-  type DecisionMade,
   type EventLimits,
   type EventPayloads,
   type EventType,
   type FarmEvent,
-  type MemoryStored,
-  type MemoryUpdated,
   type Names,
-  type PositionClosed,
-  type TradeExecuted,
+  type PayloadInput,
 } from '@farmbrain/contracts';
 import { ClosedError, FlushTimeoutError, OutboxFullError } from './errors.js';
 
@@ -75,12 +71,13 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-export type DecisionInput = Omit<DecisionMade, 'rationale' | 'situation' | 'memoryIds' | 'size'> &
-  Partial<Pick<DecisionMade, 'rationale' | 'situation' | 'memoryIds' | 'size'>>;
-export type TradeInput = Omit<TradeExecuted, 'fees' | 'decisionId'> & Partial<Pick<TradeExecuted, 'fees' | 'decisionId'>>;
-export type ClosePositionInput = Omit<PositionClosed, 'decisionIds' | 'exitPrice'> & Partial<Pick<PositionClosed, 'decisionIds' | 'exitPrice'>>;
-export type MemoryInput = Pick<MemoryStored, 'kind' | 'text'> & Partial<Omit<MemoryStored, 'kind' | 'text'>>;
-export type MemoryUpdateInput = Pick<MemoryUpdated, 'memoryId'> & Partial<Omit<MemoryUpdated, 'memoryId'>>;
+/** A decision; cite `memoryIds` and `recallIds` to link it to what the agent recalled (decision provenance). */
+export type DecisionInput = PayloadInput<'decision_made'>;
+export type TradeInput = PayloadInput<'trade_executed'>;
+export type ClosePositionInput = PayloadInput<'position_closed'>;
+/** A memory; `memoryId` is generated when absent. */
+export type MemoryInput = Omit<PayloadInput<'memory_stored'>, 'memoryId'> & { memoryId?: string };
+export type MemoryUpdateInput = PayloadInput<'memory_updated'>;
 
 const DEFAULTS = {
   servers: 'nats://127.0.0.1:4222',
@@ -170,20 +167,20 @@ export class FarmbrainAgent {
     return this.#queue.length + (this.#inflight?.items.length ?? 0);
   }
 
-  register(data: Partial<AgentRegistered> & Pick<AgentRegistered, 'name'>, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('agent_registered', { team: '', strategy: '', config: {}, ...data }, opts);
+  register(data: PayloadInput<'agent_registered'>, opts?: RecordOptions): Promise<Receipt> {
+    return this.record('agent_registered', withDefaults('agent_registered', data), opts);
   }
 
   recordDecision(d: DecisionInput, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('decision_made', { size: 0, rationale: '', situation: [], memoryIds: [], ...d }, opts);
+    return this.record('decision_made', withDefaults('decision_made', d), opts);
   }
 
   recordTrade(t: TradeInput, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('trade_executed', { fees: 0, decisionId: '', ...t }, opts);
+    return this.record('trade_executed', withDefaults('trade_executed', t), opts);
   }
 
   closePosition(p: ClosePositionInput, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('position_closed', { decisionIds: [], exitPrice: 0, ...p }, opts);
+    return this.record('position_closed', withDefaults('position_closed', p), opts);
   }
 
   saveCheckpoint(label: string, state: Uint8Array | string, opts?: RecordOptions): Promise<Receipt> {
@@ -195,15 +192,12 @@ export class FarmbrainAgent {
   /** Stores a memory; resolves with the receipt and the new memory's id. */
   async remember(m: MemoryInput, opts?: RecordOptions): Promise<Receipt & { memoryId: string }> {
     const memoryId = m.memoryId ?? newEventId();
-    const r = await this.record('memory_stored', {
-      tags: [], importance: 0.5, embedding: [], scope: 'agent', scopeId: '', expiresAt: 0, sourceEventIds: [], situation: [],
-      ...m, memoryId,
-    }, opts);
+    const r = await this.record('memory_stored', withDefaults('memory_stored', { ...m, memoryId }), opts);
     return { ...r, memoryId };
   }
 
   updateMemory(u: MemoryUpdateInput, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('memory_updated', { tags: [], replaceTags: false, embedding: [], ...u }, opts);
+    return this.record('memory_updated', withDefaults('memory_updated', u), opts);
   }
 
   forget(memoryId: string, reason = '', opts?: RecordOptions): Promise<Receipt> {
@@ -211,7 +205,7 @@ export class FarmbrainAgent {
   }
 
   setStatus(status: AgentStateChanged['status'], extra: Partial<Omit<AgentStateChanged, 'status'>> = {}, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('agent_state_changed', { reason: '', ...extra, status }, opts);
+    return this.record('agent_state_changed', withDefaults('agent_state_changed', { ...extra, status }), opts);
   }
 
   /** Records any event type. Rejects at once with INVALID_EVENT, OUTBOX_FULL or CLOSED. */

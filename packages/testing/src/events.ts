@@ -5,7 +5,8 @@ import {
   encodeBatch,
   newEventId,
   SCHEMA_VERSION,
-  type EventPayloads,
+  withDefaults,
+  type PayloadInput,
   type EventType,
   type FarmEvent,
   type Names,
@@ -15,19 +16,19 @@ import {
 export function makeEvent<T extends EventType>(
   agentId: string,
   type: T,
-  data: EventPayloads[T],
-  meta: { eventId?: string; producerSeq: number; occurredAt?: number },
+  data: PayloadInput<T>,
+  meta: { eventId?: string; producerSeq: number; occurredAt?: number; correlationId?: string },
 ): FarmEvent {
   return {
     eventId: meta.eventId ?? newEventId(),
     agentId,
     producerSeq: meta.producerSeq,
     occurredAt: meta.occurredAt ?? Date.now(),
-    correlationId: '',
+    correlationId: meta.correlationId ?? '',
     causationId: '',
     schemaVersion: SCHEMA_VERSION,
     type,
-    data,
+    data: withDefaults(type, data),
   } as FarmEvent;
 }
 
@@ -68,7 +69,7 @@ export function tradingSession(opts: { agents: number; eventsPerAgent: number; s
     const evs: FarmEvent[] = [];
     let seq = 1000;
     let at = base;
-    const mk = <T extends EventType>(type: T, data: EventPayloads[T]) => {
+    const mk = <T extends EventType>(type: T, data: PayloadInput<T>) => {
       seq += 1;
       at += 1;
       const e = makeEvent(agentId, type, data, { eventId: id(at), producerSeq: seq, occurredAt: at });

@@ -10,6 +10,7 @@ import {
   type EventPayloads,
   type EventType,
   type FarmEvent,
+  withDefaults,
 } from '@farmbrain/contracts';
 import { FarmbrainAgent } from '@farmbrain/sdk';
 import { makeEvent, publishEvents, publishRaw, TestStack } from '@farmbrain/testing';
@@ -28,7 +29,7 @@ before(async () => {
 });
 after(() => stack.destroy());
 
-type Kind = { type: EventType; data: (i: number, a: string) => EventPayloads[EventType] };
+type Kind = { type: EventType; data: (i: number, a: string) => Record<string, unknown> };
 const kinds = (i: number): Kind => {
   const k = i % 10;
   if (k < 6) return { type: 'decision_made', data: (n) => ({ symbol: ['BTC', 'ETH'][n % 2]!, action: 'buy', size: 1, confidence: 0.5, rationale: `d${n}`, situation: [n % 7, 1], memoryIds: [] }) };
@@ -75,7 +76,7 @@ test('pipeline - 10,000 events from 20 agents with 500 duplicates and 200 invali
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < PER_AGENT - RAW_PER_AGENT; i++) {
       const k = kinds(i);
-      const p = agent.record(k.type, k.data(i, agent.agentId) as never);
+      const p = agent.record(k.type, withDefaults(k.type, k.data(i, agent.agentId)));
       pending.push(p.then((r) => valid.set(r.eventId, { agentId: agent.agentId, type: k.type })));
       if (i % 50 === 0) await new Promise((r) => setImmediate(r));
     }

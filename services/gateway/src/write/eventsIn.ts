@@ -11,7 +11,9 @@ import {
   frameBatch,
   HybridSequence,
   MEMORY_KINDS,
+  MEMORY_TIERS,
   newEventId,
+  withDefaults,
   SCHEMA_VERSION,
   SCOPES,
   SIDES,
@@ -35,7 +37,7 @@ export const DATA_SCHEMAS: Record<EventType, TSchema> = {
   agent_registered: Type.Object({ name: Str(), team: Type.Optional(Str()), strategy: Type.Optional(Str()), config: Type.Optional(Obj) }, { additionalProperties: false }),
   decision_made: Type.Object({
     symbol: Str(), action: Enum(ACTIONS), size: Type.Optional(Num()), confidence: Num(), rationale: Type.Optional(Str()),
-    situation: Type.Optional(Nums()), memoryIds: Type.Optional(Strs()),
+    situation: Type.Optional(Nums()), memoryIds: Type.Optional(Strs()), recallIds: Type.Optional(Strs()),
   }, { additionalProperties: false }),
   trade_executed: Type.Object({
     orderId: Str(), symbol: Str(), side: Enum(SIDES), qty: Num(), price: Num(), fees: Type.Optional(Num()), decisionId: Type.Optional(Str()),
@@ -47,14 +49,19 @@ export const DATA_SCHEMAS: Record<EventType, TSchema> = {
   memory_stored: Type.Object({
     memoryId: Type.Optional(Str()), kind: Enum(MEMORY_KINDS), text: Str(), tags: Type.Optional(Strs()), importance: Type.Optional(Num()),
     embedding: Type.Optional(Nums()), scope: Type.Optional(Enum(SCOPES)), scopeId: Type.Optional(Str()), expiresAt: Type.Optional(Num()),
-    sourceEventIds: Type.Optional(Strs()), situation: Type.Optional(Nums()),
+    sourceEventIds: Type.Optional(Strs()), situation: Type.Optional(Nums()), embeddingModel: Type.Optional(Str()),
   }, { additionalProperties: false }),
   memory_updated: Type.Object({
     memoryId: Str(), text: Type.Optional(Str()), tags: Type.Optional(Strs()), replaceTags: Type.Optional(Type.Boolean()),
-    importance: Type.Optional(Num()), embedding: Type.Optional(Nums()), expiresAt: Type.Optional(Num()),
+    importance: Type.Optional(Num()), embedding: Type.Optional(Nums()), expiresAt: Type.Optional(Num()), embeddingModel: Type.Optional(Str()),
   }, { additionalProperties: false }),
   memory_forgotten: Type.Object({ memoryId: Str(), reason: Type.Optional(Str()) }, { additionalProperties: false }),
   agent_state_changed: Type.Object({ status: Enum(AGENT_STATUSES), config: Type.Optional(Obj), reason: Type.Optional(Str()) }, { additionalProperties: false }),
+  memory_recalled: Type.Object({
+    queryText: Type.Optional(Str()), queryVector: Type.Optional(Nums()), filters: Type.Optional(Obj), k: Type.Integer(),
+    hits: Type.Array(Type.Object({ memoryId: Str(), version: Type.Integer(), score: Num(), tier: Enum(MEMORY_TIERS) }, { additionalProperties: false }), { maxItems: 1000 }),
+    embeddingModel: Type.Optional(Str()),
+  }, { additionalProperties: false }),
 };
 
 export const EventInSchema = Type.Object({
@@ -75,17 +82,6 @@ type EventIn = {
   occurredAt?: number | string; correlationId?: string; causationId?: string;
 };
 
-const DEFAULT_DATA: Record<EventType, Record<string, unknown>> = {
-  agent_registered: { team: '', strategy: '', config: {} },
-  decision_made: { size: 0, rationale: '', situation: [], memoryIds: [] },
-  trade_executed: { fees: 0, decisionId: '' },
-  position_closed: { decisionIds: [], exitPrice: 0 },
-  checkpoint_saved: {},
-  memory_stored: { tags: [], importance: 0.5, embedding: [], scope: 'agent', scopeId: '', expiresAt: 0, sourceEventIds: [], situation: [] },
-  memory_updated: { tags: [], replaceTags: false, embedding: [] },
-  memory_forgotten: { reason: '' },
-  agent_state_changed: { reason: '' },
-};
 
 export interface IndexedIssue extends ValidationIssue {
   index: number;
@@ -138,7 +134,7 @@ export class EventWriter {
         }
         return;
       }
-      const data: Record<string, unknown> = { ...DEFAULT_DATA[e.type], ...e.data };
+      const data = withDefaults(e.type, e.data) as unknown as Record<string, unknown>;
       if (e.type === 'checkpoint_saved') data.state = new Uint8Array(Buffer.from(String(e.data.state), 'base64'));
       if (e.type === 'memory_stored' && !data.memoryId) data.memoryId = newEventId();
       const occurredAt = e.occurredAt === undefined ? now : typeof e.occurredAt === 'number' ? e.occurredAt : Date.parse(e.occurredAt);
