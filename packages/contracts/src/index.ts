@@ -65,3 +65,5 @@ export { EMPTY_SCOPE_POLICY, parseScopePolicy, ownerKey, writeDenial, teamsOf, r
 export type { ScopePolicy } from './scopes.js';
 export { PAYLOAD_DEFAULTS, withDefaults } from './defaults.js';
 export type { PayloadInput } from './defaults.js';
+export { encodeConsistencyToken, consistencyTokenOf, decodeConsistencyToken, mergeConsistencyTokens } from './consistency.js';
+export type { ConsistencyMarks } from './consistency.js';
