@@ -1,4 +1,5 @@
-import { defaultEventLimits, NAMESPACE_PATTERN, type EventLimits } from '@farmbrain/contracts';
+import { readFileSync } from 'node:fs';
+import { defaultEventLimits, FarmbrainError, NAMESPACE_PATTERN, parseScopePolicy, type EventLimits, type ScopePolicy } from '@farmbrain/contracts';
 import { defaultStreamSettings, type StreamSettings } from './nats.js';
 import { ConfigError } from './errors.js';
 
@@ -103,4 +104,31 @@ export function loadEventLimits(env: Env): EventLimits {
     maxFutureSkewMs: r.int('FB_MAX_FUTURE_SKEW_MS', l.maxFutureSkewMs, 0),
     maxPastSkewMs: r.int('FB_MAX_PAST_SKEW_MS', l.maxPastSkewMs, 0),
   };
+}
+
+/**
+ * Who may write shared (team, fleet) memories: FB_SCOPE_POLICY (inline JSON) or
+ * FB_SCOPE_POLICY_FILE (a JSON file). ingest enforces it; the gateway checks it
+ * early so HTTP callers get a 403 instead of a dead-lettered write.
+ */
+export function loadScopePolicy(env: Env): ScopePolicy {
+  const inline = env.FB_SCOPE_POLICY ?? '';
+  const file = env.FB_SCOPE_POLICY_FILE ?? '';
+  if (inline !== '' && file !== '') throw new ConfigError('set FB_SCOPE_POLICY or FB_SCOPE_POLICY_FILE, not both');
+  let text = inline;
+  let source = 'FB_SCOPE_POLICY';
+  if (file !== '') {
+    source = `FB_SCOPE_POLICY_FILE=${file}`;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${source} cannot be read: ${(err as Error).message}`);
+    }
+  }
+  try {
+    return parseScopePolicy(text, source);
+  } catch (err) {
+    if (err instanceof FarmbrainError) throw new ConfigError(err.message);
+    throw err;
+  }
 }

@@ -1,5 +1,5 @@
 export { ConfigError, ServiceUnavailableError, START_HINTS } from './errors.js';
-export { readers, loadCommonConfig, loadStreamSettings, loadEventLimits, COMMON_DEFAULTS } from './config.js';
+export { readers, loadCommonConfig, loadStreamSettings, loadEventLimits, loadScopePolicy, COMMON_DEFAULTS } from './config.js';
 export type { Env, CommonConfig } from './config.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';
@@ -20,3 +20,5 @@ export { connectPostgres, inTransaction, redactUrl, quoteIdent } from './postgre
 export type { Pool, PoolClient } from './postgres.js';
 export { migrate } from './migrate.js';
 export { onShutdown, exitOnStartError } from './shutdown.js';
+export { hashEmbedder, openAiEmbedder, loadEmbedConfig, createEmbedder, normalize, toBytes, fromBytes } from './embed/index.js';
+export type { Embedder, EmbedConfig, OpenAiEmbedderOptions } from './embed/index.js';

@@ -269,11 +269,12 @@ export async function warmDigest(pool: Pool): Promise<Record<string, { rows: num
     checkpoints: 'event_id',
     memories: 'memory_id',
     memory_versions: 'event_id',
+    recalls: 'recall_id',
   };
   const out: Record<string, { rows: number; digest: string }> = {};
   for (const [t, key] of Object.entries(tables)) {
     const r = await pool.query<{ n: number; d: string | null }>(
-      `SELECT count(*)::int AS n, md5(string_agg((to_jsonb(x) - 'stream_seq')::text, '|' ORDER BY x.${key})) AS d FROM ${t} x`,
+      `SELECT count(*)::int AS n, md5(string_agg((to_jsonb(x) - 'stream_seq' - 'change_seq' - 'part')::text, '|' ORDER BY x.${key})) AS d FROM ${t} x`,
     );
     out[t] = { rows: r.rows[0]!.n, digest: r.rows[0]!.d ?? '' };
   }

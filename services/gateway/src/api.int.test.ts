@@ -117,7 +117,7 @@ test('gateway - agent state falls back to Postgres when Redis has none', async (
 test('gateway - health, readiness and OpenAPI are served', async () => {
   assert.equal((await stack.get('/healthz')).status, 200);
   const ready = await stack.get<{ checks: Record<string, boolean> }>('/readyz');
-  assert.deepEqual(ready.body.checks, { nats: true, postgres: true, redis: true });
+  assert.deepEqual(ready.body.checks, { nats: true, postgres: true, redis: true, memoryIndex: true });
   const spec = await stack.get<{ paths: Record<string, unknown> }>('/docs/json');
   assert.ok(spec.body.paths['/v1/events'] && spec.body.paths['/v1/agents/{agentId}/decisions']);
   const ui = await fetch(`${stack.gatewayUrl}/docs`);

@@ -9,10 +9,16 @@ import { FarmbrainError } from '@farmbrain/contracts';
 import { NotFoundError, STATUS_OF } from './http/errors.js';
 import type { ReadStore } from './read/readStore.js';
 import { EventsBodySchema, EventsRejectedError, type EventWriter } from './write/eventsIn.js';
+import { registerMcp } from './mcp/mcpServer.js';
+import { registerMemoryRoutes } from './memory/routes.js';
+import type { MemoryApi } from './memory/types.js';
 
 export interface AppDeps {
   reads: ReadStore;
   writer: EventWriter;
+  memory: MemoryApi;
+  /** Extra readiness checks (e.g. the vector index has loaded). */
+  ready?: () => Record<string, boolean>;
   nc: NatsConnection;
   log: Logger;
   maxEventsPerRequest: number;
@@ -78,7 +84,7 @@ export async function buildApp(d: AppDeps) {
       d.reads.ready(),
       d.nc.isClosed() ? Promise.resolve(false) : d.nc.flush().then(() => true, () => false),
     ]);
-    const checks = { nats, ...stores };
+    const checks = { nats, ...stores, ...d.ready?.() };
     const ok = Object.values(checks).every(Boolean);
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks });
   });
@@ -143,6 +149,9 @@ export async function buildApp(d: AppDeps) {
     const accepted = await d.writer.publish(events);
     return reply.status(202).send({ accepted });
   });
+
+  registerMemoryRoutes(app, d.memory);
+  registerMcp(app, d.memory, { log: d.log });
 
   return app;
 }

@@ -1,5 +1,5 @@
-import type { EventLimits } from '@farmbrain/contracts';
-import { loadCommonConfig, loadEventLimits, readers, type CommonConfig, type Env } from '@farmbrain/platform';
+import type { EventLimits, ScopePolicy } from '@farmbrain/contracts';
+import { loadCommonConfig, loadEmbedConfig, loadEventLimits, loadScopePolicy, readers, type CommonConfig, type EmbedConfig, type Env } from '@farmbrain/platform';
 
 export interface GatewayConfig extends CommonConfig {
   host: string;
@@ -8,6 +8,18 @@ export interface GatewayConfig extends CommonConfig {
   maxEventsPerRequest: number;
   bodyLimitBytes: number;
   limits: EventLimits;
+  /** Who may write shared memories (checked before publishing; ingest enforces it too). */
+  scopes: ScopePolicy;
+  /** Query embeddings: must be the model tiering embeds memories with. */
+  embeddings: EmbedConfig;
+  /** Tiering's projection name, whose checkpoints consistency tokens and the index follow. */
+  projection: string;
+  /** Longest a read carrying a consistency token waits for its write. */
+  consistencyTimeoutMs: number;
+  /** How often the vector index polls the memories change feed. */
+  indexPollMs: number;
+  /** Seconds a recalled memory stays in the Redis hot tier. */
+  hotMemoryTtlSeconds: number;
 }
 
 export function loadConfig(env: Env): GatewayConfig {
@@ -19,5 +31,11 @@ export function loadConfig(env: Env): GatewayConfig {
     maxEventsPerRequest: r.int('FB_GATEWAY_MAX_EVENTS', 1000, 1, 100_000),
     bodyLimitBytes: r.int('FB_GATEWAY_BODY_LIMIT', 8 * 1024 * 1024, 1024),
     limits: loadEventLimits(env),
+    scopes: loadScopePolicy(env),
+    embeddings: loadEmbedConfig(env),
+    projection: r.str('FB_TIERING_PROJECTION', 'tiering.v1'),
+    consistencyTimeoutMs: r.int('FB_CONSISTENCY_TIMEOUT_MS', 5000, 0, 600_000),
+    indexPollMs: r.int('FB_INDEX_POLL_MS', 25, 1, 60_000),
+    hotMemoryTtlSeconds: r.int('FB_HOT_MEMORY_TTL_S', 3600, 1, 30 * 86400),
   };
 }

@@ -1,8 +1,10 @@
-import type { EventLimits } from '@farmbrain/contracts';
-import { loadCommonConfig, loadEventLimits, readers, type CommonConfig, type Env } from '@farmbrain/platform';
+import type { EventLimits, ScopePolicy } from '@farmbrain/contracts';
+import { loadCommonConfig, loadEventLimits, loadScopePolicy, readers, type CommonConfig, type Env } from '@farmbrain/platform';
 
 export interface IngestConfig extends CommonConfig {
   limits: EventLimits;
+  /** Who may write team and fleet memories. */
+  scopes: ScopePolicy;
   /** Ingress messages handled per batch and partition. */
   batchSize: number;
 }
@@ -13,6 +15,7 @@ export function loadConfig(env: Env): IngestConfig {
   return {
     ...loadCommonConfig(env),
     limits: loadEventLimits(env),
+    scopes: loadScopePolicy(env),
     batchSize: r.int('FB_INGEST_BATCH', 256, 1, 10_000),
   };
 }

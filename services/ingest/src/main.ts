@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   await provisionStreams(jsm, n, cfg.streams);
   const js = jetstream(nc);
   const stats: IngestStats = { messages: 0, forwardedEvents: 0, deadLettered: 0 };
-  const handle = createIngestHandler({ js, names: n, limits: cfg.limits, log }, stats);
+  const handle = createIngestHandler({ js, names: n, limits: cfg.limits, scopes: cfg.scopes, log }, stats);
   const workers: PartitionWorker[] = [];
   for (let p = 0; p < n.partitions; p++) {
     const durable = n.durable('ingest', p);

@@ -4,7 +4,9 @@ import {
   connectNats,
   connectPostgres,
   connectRedis,
+  createEmbedder,
   createLogger,
+  loadEmbedConfig,
   exitOnStartError,
   jetstreamManager,
   migrate,
@@ -35,6 +37,8 @@ async function main(): Promise<void> {
   await provisionStreams(jsm, n, cfg.streams);
   const js = jetstream(nc);
   const hot = new HotStore(redis, { prefix: n.redisPrefix, maxDecisions: cfg.hotDecisions, maxMemories: cfg.hotMemories });
+  const embedder = createEmbedder(loadEmbedConfig(process.env));
+  log.info({ model: embedder.model }, 'memories without an embedding are embedded with this model');
   const stats: TieringStats = { batches: 0, events: 0, skippedReplays: 0 };
   const checkpoints = await readCheckpoints(pool, cfg.projection);
   const workers: PartitionWorker[] = [];
@@ -43,7 +47,7 @@ async function main(): Promise<void> {
     // Delivery resumes after what was acked (Postgres and Redis both applied);
     // messages Postgres has but Redis may not are redelivered and re-applied to Redis only.
     await provisionDurable(jsm, { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) }, checkpoints.get(p) ?? 0);
-    const handle = createTieringHandler({ pool, hot, log, projection: cfg.projection }, p, stats);
+    const handle = createTieringHandler({ pool, hot, log, projection: cfg.projection, embedder }, p, stats);
     const w = new PartitionWorker({ js, stream: n.eventsStream, durable, batchSize: cfg.batchSize, log, handle });
     await w.start();
     workers.push(w);

@@ -1,14 +1,24 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { decodeBatch } from '@farmbrain/contracts';
-import { inTransaction, type Logger, type Pool } from '@farmbrain/platform';
+import { decodeBatch, HEADERS } from '@farmbrain/contracts';
+import { inTransaction, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
 import { buildHotOps, type HotStore } from './hot/hotStore.js';
-import { applyWarm, readCheckpoint, readHotSnapshots, saveCheckpoint, type SeqEvent } from './warm/warmStore.js';
+import {
+  applyWarm,
+  readCheckpoint,
+  readHotSnapshots,
+  saveCheckpoint,
+  textsToEmbed,
+  type ComputedEmbeddings,
+  type SeqEvent,
+} from './warm/warmStore.js';
 
 export interface ProjectorDeps {
   pool: Pool;
   hot: HotStore;
   log: Logger;
   projection: string;
+  /** Embeds memories that arrive without an embedding. */
+  embedder: Embedder;
 }
 
 export interface TieringStats {
@@ -38,21 +48,37 @@ export function eventsOf(msgs: readonly Pick<JsMsg, 'seq' | 'data'>[], log: Logg
  * crash may have come between the commit and Redis), each guarded by sequence.
  * The worker acks only after both.
  */
-export function createTieringHandler({ pool, hot, log, projection }: ProjectorDeps, partition: number, stats: TieringStats) {
+export function createTieringHandler({ pool, hot, log, projection, embedder }: ProjectorDeps, partition: number, stats: TieringStats) {
   return async (msgs: readonly JsMsg[]): Promise<void> => {
     const events = eventsOf(msgs, log);
     const lastSeq = msgs[msgs.length - 1]!.seq;
+    // The highest ingress sequence this batch covers: what read-your-writes tokens wait for.
+    let ingressSeq = 0;
+    for (const m of msgs) ingressSeq = Math.max(ingressSeq, Number(m.headers?.get(HEADERS.ingressSeq) ?? 0) || 0);
+    // Embeddings are computed before the transaction, in one call per batch; a
+    // failing endpoint fails the batch, which is retried in place (nothing skipped).
+    const embeddings = await embedBatch(embedder, events);
     const snaps = await inTransaction(pool, async (c) => {
       const checkpoint = await readCheckpoint(c, projection, partition);
       const fresh = events.filter((e) => e.streamSeq > checkpoint);
       stats.skippedReplays += events.length - fresh.length;
-      await applyWarm(c, fresh);
+      await applyWarm(c, fresh, { partition, embeddings });
       const s = await readHotSnapshots(c, events);
-      if (lastSeq > checkpoint) await saveCheckpoint(c, projection, partition, lastSeq);
+      if (lastSeq > checkpoint) await saveCheckpoint(c, projection, partition, lastSeq, ingressSeq);
       return s;
     });
     await hot.apply(buildHotOps(events, snaps));
     stats.batches += 1;
     stats.events += events.length;
   };
+}
+
+async function embedBatch(embedder: Embedder, events: readonly SeqEvent[]): Promise<ComputedEmbeddings> {
+  const todo = textsToEmbed(events);
+  const byEvent = new Map<string, Float32Array>();
+  if (todo.length > 0) {
+    const vecs = await embedder.embed(todo.map((t) => t.text));
+    todo.forEach((t, i) => byEvent.set(t.eventId, vecs[i]!));
+  }
+  return { model: embedder.model, byEvent };
 }

@@ -139,7 +139,7 @@ export class ReadStore {
     const [pos, dec, mem] = await Promise.all([
       this.pool.query(`SELECT * FROM positions WHERE agent_id = $1 AND status = 'open' ORDER BY symbol`, [agentId]),
       this.pool.query('SELECT * FROM decisions WHERE agent_id = $1 ORDER BY occurred_at DESC, event_id DESC LIMIT 10', [agentId]),
-      this.pool.query('SELECT * FROM memories WHERE agent_id = $1 AND forgotten_at IS NULL ORDER BY created_at DESC LIMIT 10', [agentId]),
+      this.pool.query(`SELECT ${MEMORY_COLUMNS} FROM memories WHERE agent_id = $1 AND forgotten_at IS NULL ORDER BY created_at DESC LIMIT 10`, [agentId]),
     ]);
     return {
       ...agentSummary(row),
@@ -186,7 +186,7 @@ export class ReadStore {
       agentId,
       { ...q, symbol: undefined },
       {
-        table: 'memories', timeCol: 'created_at', idCol: 'memory_id', select: '*',
+        table: 'memories', timeCol: 'created_at', idCol: 'memory_id', select: MEMORY_COLUMNS,
         where: { kind: q.kind, scope: q.scope }, ...(q.tag ? { tag: q.tag } : {}), ...(raw.length ? { rawWhere: raw.join(' AND ') } : {}),
       },
       memoryOut,
@@ -226,7 +226,7 @@ const agentSummary = (r: AgentRow): AgentSummary => ({
 const decisionOut = (r: Record<string, unknown>) => ({
   decisionId: r.event_id, agentId: r.agent_id, occurredAt: iso(r.occurred_at as Date), symbol: r.symbol, action: r.action,
   size: r.size, confidence: r.confidence, rationale: r.rationale, situation: r.situation, memoryIds: r.memory_ids,
-  producerSeq: r.producer_seq, correlationId: r.correlation_id,
+  recallIds: r.recall_ids, producerSeq: r.producer_seq, correlationId: r.correlation_id,
 });
 const tradeOut = (r: Record<string, unknown>) => ({
   tradeId: r.event_id, agentId: r.agent_id, occurredAt: iso(r.occurred_at as Date), orderId: r.order_id, symbol: r.symbol,
@@ -242,9 +242,13 @@ const checkpointOut = (r: Record<string, unknown>) => ({
   checkpointId: r.event_id, agentId: r.agent_id, occurredAt: iso(r.occurred_at as Date), label: r.label,
   sizeBytes: r.size_bytes, producerSeq: r.producer_seq,
 });
+/** Everything a memory listing shows: not the embedding bytes nor the text-search vector. */
+const MEMORY_COLUMNS = `memory_id, agent_id, kind, text, tags, importance, scope, scope_id, version, embedding_dims, embedding_model,
+  expires_at, created_at, updated_at, forgotten_at, source_event_ids, access_count, last_accessed_at`;
 const memoryOut = (r: Record<string, unknown>) => ({
   memoryId: r.memory_id, agentId: r.agent_id, kind: r.kind, text: r.text, tags: r.tags, importance: r.importance,
-  scope: r.scope, scopeId: r.scope_id, version: r.version, embeddingDims: (r.embedding as number[]).length,
+  scope: r.scope, scopeId: r.scope_id, version: r.version, embeddingDims: r.embedding_dims, embeddingModel: r.embedding_model,
   expiresAt: iso(r.expires_at as Date | null), createdAt: iso(r.created_at as Date), updatedAt: iso(r.updated_at as Date),
   forgottenAt: iso(r.forgotten_at as Date | null), sourceEventIds: r.source_event_ids,
+  accessCount: r.access_count, lastAccessedAt: iso(r.last_accessed_at as Date | null),
 });

@@ -1,6 +1,6 @@
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { HEADERS, type EventLimits, type Names } from '@farmbrain/contracts';
+import { HEADERS, type EventLimits, type Names, type ScopePolicy } from '@farmbrain/contracts';
 import type { Logger } from '@farmbrain/platform';
 import { triage } from './triage.js';
 
@@ -8,6 +8,7 @@ export interface IngesterDeps {
   js: JetStreamClient;
   names: Names;
   limits: EventLimits;
+  scopes: ScopePolicy;
   log: Logger;
 }
 
@@ -22,7 +23,7 @@ export interface IngestStats {
  * with a message id derived from the ingress sequence, so a redelivered message
  * (after a crash before the ack) is deduplicated by JetStream.
  */
-export function createIngestHandler({ js, names, limits, log }: IngesterDeps, stats: IngestStats) {
+export function createIngestHandler({ js, names, limits, scopes, log }: IngesterDeps, stats: IngestStats) {
   return async (msgs: readonly JsMsg[]): Promise<void> => {
     const pubs: Promise<unknown>[] = [];
     for (const m of msgs) {
@@ -32,6 +33,7 @@ export function createIngestHandler({ js, names, limits, log }: IngesterDeps, st
         storedAt: Math.floor(Number(m.info.timestampNanos) / 1e6),
         partitions: names.partitions,
         limits,
+        scopes,
       });
       const trace = m.headers?.get(HEADERS.traceparent);
       if (t.valid) {

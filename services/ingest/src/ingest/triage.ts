@@ -7,7 +7,10 @@ import {
   encodeRawEvent,
   partitionOf,
   validateEvent,
+  writeDenial,
+  EMPTY_SCOPE_POLICY,
   type EventLimits,
+  type ScopePolicy,
   type FarmEvent,
   type ReasonCode,
 } from '@farmbrain/contracts';
@@ -37,6 +40,8 @@ export interface TriageInput {
   storedAt: number;
   partitions: number;
   limits: EventLimits;
+  /** Who may write shared memories; absent = nobody (agent scope only). */
+  scopes?: ScopePolicy;
 }
 
 /** Pure: decides the fate of every event of one ingress message. */
@@ -83,6 +88,12 @@ export function triage(m: TriageInput): Triage {
       subjectAgentId: agentId,
       ...(sized ? { encodedBytes: encodeRawEvent(entry.raw).byteLength } : {}),
     });
+    // Governance of shared memory: only configured writers may store into a team or fleet scope.
+    const ev = entry.event;
+    if (issues.length === 0 && ev.type === 'memory_stored' && ev.data.scope !== 'agent') {
+      const denial = writeDenial(m.scopes ?? EMPTY_SCOPE_POLICY, ev.agentId, ev.data.scope, ev.data.scopeId);
+      if (denial) issues.push({ code: 'SCOPE_FORBIDDEN', field: 'data.scope', message: denial });
+    }
     if (issues.length === 0) good.push(entry.event);
     else rejected.push({ index, eventId, code: issues[0]!.code, reason: describeIssues(issues), body: encodeRawEvent(entry.raw) });
   });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeBatch, defaultEventLimits, encodeBatch, names, type FarmEvent } from '@farmbrain/contracts';
+import { decodeBatch, defaultEventLimits, encodeBatch, names, parseScopePolicy, type FarmEvent } from '@farmbrain/contracts';
 import { makeEvent } from '@farmbrain/testing';
 import { triage } from './triage.js';
 
@@ -51,4 +51,22 @@ test('ingest - bytes that do not decode are dead-lettered as they came', () => {
   const t = triage(input(n.ingressSubject('a'), garbage));
   assert.equal(t.rejected[0]!.code, 'DECODE_ERROR');
   assert.deepEqual(t.rejected[0]!.body, garbage);
+});
+
+test('ingest - a shared memory from an agent that is not a writer of its scope is dead-lettered with SCOPE_FORBIDDEN', () => {
+  const scopes = parseScopePolicy(JSON.stringify({ writers: { 'team:alpha': ['a1'], fleet: ['*'] } }));
+  const mem = (agentId: string, scope: 'agent' | 'team' | 'fleet', scopeId: string, seq: number) =>
+    makeEvent(agentId, 'memory_stored', { memoryId: `m${seq}`, kind: 'lesson', text: 'cut losers early', scope, scopeId }, { producerSeq: seq, occurredAt: now });
+  const verdict = (agentId: string, evs: FarmEvent[]) => triage({ ...input(n.ingressSubject(agentId), evs), scopes });
+  const ok = verdict('a1', [mem('a1', 'team', 'alpha', 1), mem('a1', 'fleet', '', 2), mem('a1', 'agent', '', 3)]);
+  assert.equal(ok.rejected.length, 0);
+  const denied = verdict('a2', [mem('a2', 'team', 'alpha', 1), mem('a2', 'agent', '', 2), mem('a2', 'team', 'beta', 3)]);
+  assert.deepEqual(denied.valid?.events.map((e) => e.data), [denied.valid?.events[0]?.data]);
+  assert.equal(denied.valid?.events[0]?.type, 'memory_stored');
+  assert.deepEqual(denied.rejected.map((r) => [r.index, r.code]), [[0, 'SCOPE_FORBIDDEN'], [2, 'SCOPE_FORBIDDEN']]);
+  assert.match(denied.rejected[0]!.reason, /not a writer of scope 'team:alpha'/);
+  assert.match(denied.rejected[1]!.reason, /'team:beta' has no writers configured/);
+  // Without a policy, shared scopes are read-only.
+  const none = triage(input(n.ingressSubject('a1'), [mem('a1', 'fleet', '', 9)]));
+  assert.equal(none.rejected[0]?.code, 'SCOPE_FORBIDDEN');
 });

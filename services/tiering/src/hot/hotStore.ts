@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { FarmEvent } from '@farmbrain/contracts';
-import type { HotSnapshots } from '../warm/warmStore.js';
+import { isMemoryChange, type HotSnapshots } from '../warm/warmStore.js';
 
 /** Redis keys of one agent's hot state. The gateway reads the same layout. */
 export const hotKeys = (prefix: string, agentId: string) => ({
@@ -137,7 +137,7 @@ export function buildHotOps(events: readonly FarmEvent[], snaps: HotSnapshots): 
   };
   events.forEach((e, i) => {
     if (e.type === 'trade_executed' || e.type === 'position_closed') lastPos.set(e.agentId, i);
-    if (e.type.startsWith('memory_')) lastMem.set((e.data as { memoryId: string }).memoryId, { agentId: e.agentId, seq: i });
+    if (isMemoryChange(e)) lastMem.set(e.data.memoryId, { agentId: e.agentId, seq: i });
   });
   const memAt = new Map<number, string>();
   for (const [id, v] of lastMem) memAt.set(v.seq, id);

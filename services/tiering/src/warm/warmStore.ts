@@ -1,9 +1,43 @@
 import type { EventOf, FarmEvent } from '@farmbrain/contracts';
-import type { Pool, PoolClient } from '@farmbrain/platform';
+import { normalize, toBytes, type Pool, type PoolClient } from '@farmbrain/platform';
 import { evolvePositions, type PositionEvent, type PositionRow } from './positions.js';
 
 /** An event with the canonical stream sequence of the message that carried it. */
 export type SeqEvent = FarmEvent & { streamSeq: number };
+
+type MemoryEvent = EventOf<'memory_stored'> | EventOf<'memory_updated'> | EventOf<'memory_forgotten'>;
+
+/** Events that change a memory (a recall reads memories; it changes none). */
+export const isMemoryChange = (e: FarmEvent): e is MemoryEvent =>
+  e.type === 'memory_stored' || e.type === 'memory_updated' || e.type === 'memory_forgotten';
+
+/** Embeddings the projection computed for memory events without one, by event id. */
+export interface ComputedEmbeddings {
+  model: string;
+  byEvent: Map<string, Float32Array>;
+}
+
+/** What a batch applies beyond its events: the partition, and embeddings computed before the transaction. */
+export interface ApplyContext {
+  partition: number;
+  embeddings: ComputedEmbeddings;
+}
+
+/**
+ * The texts this batch needs embedded: stored memories without an embedding,
+ * and updates that change the text without bringing a new embedding.
+ */
+export function textsToEmbed(events: readonly FarmEvent[]): { eventId: string; text: string }[] {
+  const out: { eventId: string; text: string }[] = [];
+  for (const e of events) {
+    if (e.type === 'memory_stored' && e.data.embedding.length === 0) out.push({ eventId: e.eventId, text: memoryDocument(e.data.text, e.data.tags) });
+    else if (e.type === 'memory_updated' && e.data.text !== undefined && e.data.embedding.length === 0) out.push({ eventId: e.eventId, text: e.data.text });
+  }
+  return out;
+}
+
+/** What gets embedded for a memory: its text, then its tags (they carry symbols and regimes). */
+export const memoryDocument = (text: string, tags: readonly string[]): string => (tags.length > 0 ? `${text}\n${tags.join(' ')}` : text);
 
 const ofType = <T extends FarmEvent['type']>(events: readonly SeqEvent[], t: T) =>
   events.filter((e): e is EventOf<T> & { streamSeq: number } => e.type === t);
@@ -24,12 +58,14 @@ export async function readCheckpoints(pool: Pool, projection: string): Promise<M
   return new Map(r.rows.map((row) => [row.partition, row.last_seq]));
 }
 
-export async function saveCheckpoint(c: PoolClient, projection: string, partition: number, lastSeq: number): Promise<void> {
+/** Moves the checkpoint: the last canonical sequence applied and the highest ingress sequence it covers. */
+export async function saveCheckpoint(c: PoolClient, projection: string, partition: number, lastSeq: number, ingressSeq = 0): Promise<void> {
   await c.query(
-    `INSERT INTO projection_checkpoints (projection, partition, last_seq) VALUES ($1, $2, $3)
-     ON CONFLICT (projection, partition) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = now()
+    `INSERT INTO projection_checkpoints (projection, partition, last_seq, ingress_seq) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (projection, partition) DO UPDATE SET last_seq = EXCLUDED.last_seq,
+       ingress_seq = GREATEST(projection_checkpoints.ingress_seq, EXCLUDED.ingress_seq), updated_at = now()
      WHERE projection_checkpoints.last_seq < EXCLUDED.last_seq`,
-    [projection, partition, lastSeq],
+    [projection, partition, lastSeq, ingressSeq],
   );
 }
 
@@ -38,7 +74,7 @@ export async function saveCheckpoint(c: PoolClient, projection: string, partitio
  * keyed by its event id, and side effects (positions, memory versions, agent
  * state) follow only from rows this call inserted, or are guarded by producer sequence.
  */
-export async function applyWarm(c: PoolClient, events: readonly SeqEvent[]): Promise<void> {
+export async function applyWarm(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext = { partition: 0, embeddings: { model: '', byEvent: new Map() } }): Promise<void> {
   if (events.length === 0) return;
   await upsertAgentsSeen(c, events);
   for (const e of events) {
@@ -47,7 +83,8 @@ export async function applyWarm(c: PoolClient, events: readonly SeqEvent[]): Pro
   await insertDecisions(c, ofType(events, 'decision_made'));
   await insertCheckpoints(c, ofType(events, 'checkpoint_saved'));
   await applyPositionEvents(c, events.filter((e): e is PositionEvent & { streamSeq: number } => e.type === 'trade_executed' || e.type === 'position_closed'));
-  await applyMemoryEvents(c, events);
+  await applyMemoryEvents(c, events, ctx);
+  await applyRecalls(c, ofType(events, 'memory_recalled'));
 }
 
 async function upsertAgentsSeen(c: PoolClient, events: readonly SeqEvent[]): Promise<void> {
@@ -93,18 +130,18 @@ async function insertDecisions(c: PoolClient, ds: readonly (EventOf<'decision_ma
   if (ds.length === 0) return;
   await c.query(
     `INSERT INTO decisions (event_id, agent_id, producer_seq, occurred_at, symbol, action, size, confidence,
-                            rationale, situation, memory_ids, correlation_id, stream_seq)
+                            rationale, situation, memory_ids, recall_ids, correlation_id, stream_seq)
      SELECT id, agent_id, seq, to_timestamp(at / 1000.0), symbol, action, size, confidence,
-            rationale, situation, memory_ids, corr, stream_seq
+            rationale, situation, memory_ids, recall_ids, corr, stream_seq
        FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id text, seq bigint, at bigint, symbol text,
             action text, size float8, confidence float8, rationale text, situation float8[], memory_ids text[],
-            corr text, stream_seq bigint)
+            recall_ids text[], corr text, stream_seq bigint)
      ON CONFLICT (event_id) DO NOTHING`,
     [
       json(ds.map((e) => ({
         id: e.eventId, agent_id: e.agentId, seq: e.producerSeq, at: e.occurredAt, symbol: e.data.symbol,
         action: e.data.action, size: e.data.size, confidence: e.data.confidence, rationale: e.data.rationale,
-        situation: e.data.situation, memory_ids: e.data.memoryIds, corr: e.correlationId, stream_seq: e.streamSeq,
+        situation: e.data.situation, memory_ids: e.data.memoryIds, recall_ids: e.data.recallIds, corr: e.correlationId, stream_seq: e.streamSeq,
       }))),
     ],
   );
@@ -215,12 +252,10 @@ const fromDb = (p: DbPosition): PositionRow => ({
   closeEventId: p.close_event_id, updatedSeq: p.updated_seq,
 });
 
-type MemoryEvent = EventOf<'memory_stored'> | EventOf<'memory_updated'> | EventOf<'memory_forgotten'>;
-
 const SNAPSHOT_SQL = `jsonb_build_object('memoryId', memory_id, 'agentId', agent_id, 'kind', kind, 'text', text,
   'tags', tags, 'importance', importance, 'scope', scope, 'scopeId', scope_id, 'version', version,
   'expiresAt', expires_at, 'createdAt', created_at, 'updatedAt', updated_at, 'forgottenAt', forgotten_at,
-  'embeddingDims', cardinality(embedding))`;
+  'embeddingDims', embedding_dims, 'embeddingModel', embedding_model)`;
 
 /**
  * Memories: a stored event creates the row (version 1); updates and forgets
@@ -228,61 +263,121 @@ const SNAPSHOT_SQL = `jsonb_build_object('memoryId', memory_id, 'agentId', agent
  * memory as it stood after it; a re-delivered event finds its version row and
  * changes nothing.
  */
-async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[]): Promise<void> {
-  const mem = events.filter((e): e is MemoryEvent & { streamSeq: number } => e.type.startsWith('memory_'));
+async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext): Promise<void> {
+  const mem = events.filter((e): e is MemoryEvent & { streamSeq: number } => isMemoryChange(e));
   if (mem.length === 0) return;
   const known = await c.query<{ event_id: string }>('SELECT event_id FROM memory_versions WHERE event_id = ANY($1::uuid[])', [mem.map((e) => e.eventId)]);
   const done = new Set(known.rows.map((r) => r.event_id));
+  /** The embedding record of an event: the agent's own, or the one computed for it, or none. */
+  const embeddingOf = (e: MemoryEvent): { bytes: Buffer; dims: number; model: string } | null => {
+    if (e.type === 'memory_forgotten') return null;
+    if (e.data.embedding.length > 0) {
+      const v = normalize(e.data.embedding);
+      return { bytes: toBytes(v), dims: v.length, model: e.data.embeddingModel || 'client' };
+    }
+    const v = ctx.embeddings.byEvent.get(e.eventId);
+    return v ? { bytes: toBytes(v), dims: v.length, model: ctx.embeddings.model } : null;
+  };
   for (const e of mem) {
     if (done.has(e.eventId)) continue;
-    let snap: { version: number; snapshot: unknown } | undefined;
+    let snap: { version: number; snapshot: unknown; embedding_model: string } | undefined;
+    const emb = embeddingOf(e);
     if (e.type === 'memory_stored') {
       const d = e.data;
-      const r = await c.query<{ version: number; snapshot: unknown }>(
-        `INSERT INTO memories (memory_id, agent_id, kind, text, tags, importance, embedding, situation, scope, scope_id,
-                               expires_at, source_event_ids, version, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11::bigint > 0 THEN to_timestamp($11 / 1000.0) END,
-                 $12, 1, to_timestamp($13 / 1000.0), to_timestamp($13 / 1000.0))
+      const r = await c.query<{ version: number; snapshot: unknown; embedding_model: string }>(
+        `INSERT INTO memories (memory_id, agent_id, kind, text, tags, importance, embedding, embedding_dims, embedding_model,
+                               situation, scope, scope_id, expires_at, source_event_ids, version, created_at, updated_at,
+                               part, change_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $13::bigint > 0 THEN to_timestamp($13 / 1000.0) END,
+                 $14, 1, to_timestamp($15 / 1000.0), to_timestamp($15 / 1000.0), $16, $17)
          ON CONFLICT (memory_id) DO NOTHING
-         RETURNING version, ${SNAPSHOT_SQL} AS snapshot`,
-        [d.memoryId, e.agentId, d.kind, d.text, d.tags, d.importance, d.embedding, d.situation, d.scope, d.scopeId,
-          d.expiresAt, d.sourceEventIds, e.occurredAt],
+         RETURNING version, embedding_model, ${SNAPSHOT_SQL} AS snapshot`,
+        [d.memoryId, e.agentId, d.kind, d.text, d.tags, d.importance, emb?.bytes ?? null, emb?.dims ?? 0, emb?.model ?? '',
+          d.situation, d.scope, d.scopeId, d.expiresAt, d.sourceEventIds, e.occurredAt, ctx.partition, e.streamSeq],
       );
       snap = r.rows[0];
     } else if (e.type === 'memory_updated') {
       const d = e.data;
-      const r = await c.query<{ version: number; snapshot: unknown }>(
+      const r = await c.query<{ version: number; snapshot: unknown; embedding_model: string }>(
         `UPDATE memories SET
            text = COALESCE($3, text),
            tags = CASE WHEN $5 THEN $4::text[] ELSE ARRAY(SELECT DISTINCT unnest(tags || $4::text[]) ORDER BY 1) END,
            importance = COALESCE($6, importance),
-           embedding = CASE WHEN cardinality($7::real[]) > 0 THEN $7::real[] ELSE embedding END,
-           expires_at = CASE WHEN $8::bigint IS NULL THEN expires_at WHEN $8 = 0 THEN NULL ELSE to_timestamp($8 / 1000.0) END,
+           embedding = COALESCE($7, embedding),
+           embedding_dims = COALESCE($8, embedding_dims),
+           embedding_model = COALESCE($9, embedding_model),
+           expires_at = CASE WHEN $10::bigint IS NULL THEN expires_at WHEN $10 = 0 THEN NULL ELSE to_timestamp($10 / 1000.0) END,
            version = version + 1,
-           updated_at = to_timestamp($9 / 1000.0)
+           updated_at = to_timestamp($11 / 1000.0),
+           part = $12, change_seq = $13
          WHERE memory_id = $1 AND agent_id = $2 AND forgotten_at IS NULL
-         RETURNING version, ${SNAPSHOT_SQL} AS snapshot`,
-        [d.memoryId, e.agentId, d.text ?? null, d.tags, d.replaceTags, d.importance ?? null, d.embedding, d.expiresAt ?? null, e.occurredAt],
+         RETURNING version, embedding_model, ${SNAPSHOT_SQL} AS snapshot`,
+        [d.memoryId, e.agentId, d.text ?? null, d.tags, d.replaceTags, d.importance ?? null, emb?.bytes ?? null, emb?.dims ?? null,
+          emb?.model ?? null, d.expiresAt ?? null, e.occurredAt, ctx.partition, e.streamSeq],
       );
       snap = r.rows[0];
     } else {
-      const r = await c.query<{ version: number; snapshot: unknown }>(
+      const r = await c.query<{ version: number; snapshot: unknown; embedding_model: string }>(
         `UPDATE memories SET forgotten_at = to_timestamp($3 / 1000.0), forgotten_reason = $4, version = version + 1,
-                updated_at = to_timestamp($3 / 1000.0)
+                updated_at = to_timestamp($3 / 1000.0), part = $5, change_seq = $6
           WHERE memory_id = $1 AND agent_id = $2 AND forgotten_at IS NULL
-          RETURNING version, ${SNAPSHOT_SQL} AS snapshot`,
-        [e.data.memoryId, e.agentId, e.occurredAt, e.data.reason],
+          RETURNING version, embedding_model, ${SNAPSHOT_SQL} AS snapshot`,
+        [e.data.memoryId, e.agentId, e.occurredAt, e.data.reason, ctx.partition, e.streamSeq],
       );
       snap = r.rows[0];
     }
     // An update of an unknown (or someone else's) memory changes nothing and leaves no version.
     if (!snap) continue;
     await c.query(
-      `INSERT INTO memory_versions (event_id, memory_id, agent_id, version, op, occurred_at, snapshot)
-       VALUES ($1, $2, $3, $4, $5, to_timestamp($6 / 1000.0), $7) ON CONFLICT (event_id) DO NOTHING`,
-      [e.eventId, e.data.memoryId, e.agentId, snap.version, e.type.slice('memory_'.length), e.occurredAt, snap.snapshot],
+      `INSERT INTO memory_versions (event_id, memory_id, agent_id, version, op, occurred_at, snapshot, embedding_model)
+       VALUES ($1, $2, $3, $4, $5, to_timestamp($6 / 1000.0), $7, $8) ON CONFLICT (event_id) DO NOTHING`,
+      [e.eventId, e.data.memoryId, e.agentId, snap.version, e.type.slice('memory_'.length), e.occurredAt, snap.snapshot, snap.embedding_model],
     );
   }
+}
+
+/**
+ * Recalls: each becomes a provenance row (what was asked, which memory versions
+ * came back), and counts as one access of every memory it returned. Counts only
+ * follow from rows this call inserted, so a replay never counts twice.
+ */
+async function applyRecalls(c: PoolClient, rs: readonly (EventOf<'memory_recalled'> & { streamSeq: number })[]): Promise<void> {
+  if (rs.length === 0) return;
+  const r = await c.query<{ recall_id: string }>(
+    `INSERT INTO recalls (recall_id, agent_id, occurred_at, query_text, query_vector, embedding_model, filters, k, hits, correlation_id, stream_seq)
+     SELECT id, agent_id, to_timestamp(at / 1000.0), q, qv, model, filters, k, hits, corr, stream_seq
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id text, at bigint, q text, qv real[], model text, filters jsonb,
+            k int, hits jsonb, corr text, stream_seq bigint)
+     ON CONFLICT (recall_id) DO NOTHING
+     RETURNING recall_id`,
+    [
+      json(rs.map((e) => ({
+        id: e.eventId, agent_id: e.agentId, at: e.occurredAt, q: e.data.queryText, qv: e.data.queryVector, model: e.data.embeddingModel,
+        filters: e.data.filters, k: e.data.k, hits: e.data.hits, corr: e.correlationId, stream_seq: e.streamSeq,
+      }))),
+    ],
+  );
+  const fresh = new Set(r.rows.map((row) => row.recall_id));
+  const access = new Map<string, { n: number; at: number }>();
+  for (const e of rs) {
+    if (!fresh.has(e.eventId)) continue;
+    for (const h of e.data.hits) {
+      const a = access.get(h.memoryId);
+      if (a) {
+        a.n += 1;
+        a.at = Math.max(a.at, e.occurredAt);
+      } else access.set(h.memoryId, { n: 1, at: e.occurredAt });
+    }
+  }
+  if (access.size === 0) return;
+  // Usage columns only: the row's version and change feed position are untouched (a recall changes no memory).
+  await c.query(
+    `UPDATE memories m SET access_count = m.access_count + x.n,
+            last_accessed_at = GREATEST(m.last_accessed_at, to_timestamp(x.at / 1000.0))
+       FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS y(id text, n int, at bigint) ORDER BY id) x
+      WHERE m.memory_id = x.id`,
+    [json([...access].map(([id, a]) => ({ id, n: a.n, at: a.at })))],
+  );
 }
 
 export interface HotSnapshots {
@@ -295,7 +390,7 @@ export interface HotSnapshots {
 /** Reads, after applying, the state the hot tier mirrors for what this batch touched. */
 export async function readHotSnapshots(c: PoolClient, events: readonly SeqEvent[]): Promise<HotSnapshots> {
   const posAgents = [...new Set(events.filter((e) => e.type === 'trade_executed' || e.type === 'position_closed').map((e) => e.agentId))];
-  const memIds = [...new Set(events.filter((e) => e.type.startsWith('memory_')).map((e) => (e.data as { memoryId: string }).memoryId))];
+  const memIds = [...new Set(events.flatMap((e) => (isMemoryChange(e) ? [e.data.memoryId] : [])))];
   const positions = new Map<string, Record<string, string>>(posAgents.map((a) => [a, {}]));
   const memories = new Map<string, { json: string | null; createdAt: number; agentId: string }>();
   if (posAgents.length > 0) {

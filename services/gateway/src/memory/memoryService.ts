@@ -1,0 +1,394 @@
+import type { Redis } from 'ioredis';
+import {
+  consistencyTokenOf,
+  FarmbrainError,
+  partitionOf,
+  readableOwnerKeys,
+  SCOPES,
+  teamsOf,
+  writeDenial,
+  type MemoryTier,
+  type Names,
+  type Scope,
+  type ScopePolicy,
+} from '@farmbrain/contracts';
+import { normalize, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
+import type { EventWriter } from '../write/eventsIn.js';
+import { NotFoundError } from '../http/errors.js';
+import type { IndexSync } from './indexSync.js';
+import { similarDecisions } from './outcomes.js';
+import { decisionContext } from './provenance.js';
+import type {
+  ConsistencyToken,
+  DecisionContext,
+  MemoryApi,
+  MemoryPatch,
+  MemoryView,
+  RecallHit,
+  RecallRequest,
+  RecallResponse,
+  RememberInput,
+  ScoreParts,
+  SimilarDecisionsRequest,
+  SimilarDecisionsResponse,
+  WriteResult,
+} from './types.js';
+import { dot, type VectorFilter, type VectorIndex } from './vectorIndex.js';
+
+export interface MemoryServiceDeps {
+  pool: Pool;
+  redis: Redis;
+  names: Names;
+  writer: EventWriter;
+  index: VectorIndex;
+  sync: IndexSync;
+  embedder: Embedder;
+  scopes: ScopePolicy;
+  log: Logger;
+  /** Seconds a recalled memory's content stays in the Redis hot tier. */
+  hotTtlSeconds: number;
+}
+
+/** Reciprocal-rank fusion constant (Cormack et al.): damps the head of each ranking. */
+const RRF_K = 60;
+const DEFAULT_WEIGHTS = { vector: 1, text: 1, recency: 0.3, importance: 0.3 };
+
+const invalid = (message: string) => new FarmbrainError('INVALID_REQUEST', message);
+
+/** Epoch ms from epoch ms or an ISO string; undefined stays undefined. */
+export function toMillis(name: string, v: number | string | null | undefined): number | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const ms = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(ms) || ms < 0) throw invalid(`${name}='${String(v)}' is not a time: use epoch milliseconds or an ISO 8601 date-time`);
+  return ms;
+}
+
+/** Words of a free-text query as an OR tsquery: recall wants any overlap, ranked by coverage, not all words. */
+export function orQuery(text: string): string | undefined {
+  const words = [...new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])].slice(0, 32);
+  return words.length === 0 ? undefined : words.join(' | ');
+}
+
+interface Candidate {
+  memoryId: string;
+  version: number;
+  createdAt: number;
+  importance: number;
+  similarity: number | null;
+  textRelevance: number | null;
+}
+
+interface MemoryRow {
+  memory_id: string; agent_id: string; kind: MemoryView['kind']; text: string; tags: string[]; importance: number;
+  scope: Scope; scope_id: string; version: number; created: number; updated: number; expires: number | null; embedding_model: string;
+}
+
+const viewOf = (r: MemoryRow): MemoryView => ({
+  memoryId: r.memory_id, agentId: r.agent_id, kind: r.kind, text: r.text, tags: r.tags, importance: r.importance, scope: r.scope,
+  scopeId: r.scope_id, version: r.version, createdAt: r.created, updatedAt: r.updated, expiresAt: r.expires, embeddingModel: r.embedding_model,
+});
+
+const VIEW_COLUMNS = `memory_id, agent_id, kind, text, tags, importance, scope, scope_id, version, embedding_model,
+  (extract(epoch from created_at) * 1000)::bigint AS created, (extract(epoch from updated_at) * 1000)::bigint AS updated,
+  (extract(epoch from expires_at) * 1000)::bigint AS expires`;
+
+/** The memory API over the log (writes), the warm store, the vector index and the hot tier (reads). */
+export class MemoryService implements MemoryApi {
+  readonly #teamCache = new Map<string, { team: string; at: number }>();
+
+  constructor(private readonly d: MemoryServiceDeps) {}
+
+  // ---- writes: events on the log, answered with a consistency token ----
+
+  async remember(agentId: string, input: RememberInput): Promise<WriteResult> {
+    const scope = input.scope ?? 'agent';
+    const denial = writeDenial(this.d.scopes, agentId, scope, input.scopeId ?? '');
+    if (denial) throw new FarmbrainError('SCOPE_FORBIDDEN', denial);
+    const data: Record<string, unknown> = { ...input, scope };
+    const expiresAt = toMillis('expiresAt', input.expiresAt);
+    if (expiresAt === undefined) delete data.expiresAt;
+    else data.expiresAt = expiresAt;
+    return this.#write(agentId, 'memory_stored', data);
+  }
+
+  async update(agentId: string, memoryId: string, patch: MemoryPatch & { consistency?: ConsistencyToken }): Promise<WriteResult> {
+    await this.d.sync.waitFor(patch.consistency);
+    await this.#ownedLive(agentId, memoryId);
+    const { consistency: _c, expiresAt, ...rest } = patch;
+    const data: Record<string, unknown> = { ...rest, memoryId };
+    if (expiresAt === null || expiresAt === 0) data.expiresAt = 0;
+    else if (expiresAt !== undefined) data.expiresAt = toMillis('expiresAt', expiresAt);
+    if (Object.keys(data).length === 1) throw invalid('a patch must change something: text, tags, importance, embedding or expiresAt');
+    return this.#write(agentId, 'memory_updated', data);
+  }
+
+  async forget(agentId: string, memoryId: string, reason = '', consistency?: ConsistencyToken): Promise<WriteResult> {
+    await this.d.sync.waitFor(consistency);
+    await this.#ownedLive(agentId, memoryId);
+    return this.#write(agentId, 'memory_forgotten', { memoryId, reason });
+  }
+
+  async #write(agentId: string, type: 'memory_stored' | 'memory_updated' | 'memory_forgotten', data: Record<string, unknown>): Promise<WriteResult> {
+    const [event] = this.d.writer.toEvents([{ agentId, type, data }]);
+    const [ack] = await this.d.writer.publish([event!]);
+    return {
+      memoryId: (event!.data as { memoryId: string }).memoryId,
+      eventId: event!.eventId,
+      consistencyToken: consistencyTokenOf(partitionOf(agentId, this.d.names.partitions), ack!.streamSeq),
+    };
+  }
+
+  /** Only the agent that stored a memory changes it, and only while it is not forgotten. */
+  async #ownedLive(agentId: string, memoryId: string): Promise<void> {
+    const r = await this.d.pool.query<{ agent_id: string; forgotten: boolean }>(
+      'SELECT agent_id, forgotten_at IS NOT NULL AS forgotten FROM memories WHERE memory_id = $1', [memoryId]);
+    const row = r.rows[0];
+    if (!row || (row.agent_id !== agentId && !(await this.#canRead(agentId, memoryId)))) {
+      throw new FarmbrainError('NOT_FOUND', `memory '${memoryId}' was not found for agent '${agentId}'; if you stored it just now, pass the consistencyToken of that write as 'consistency'`);
+    }
+    if (row.agent_id !== agentId) throw new FarmbrainError('NOT_OWNER', `memory '${memoryId}' belongs to agent '${row.agent_id}'; only the agent that stored a memory can change or forget it`);
+    if (row.forgotten) throw new FarmbrainError('MEMORY_FORGOTTEN', `memory '${memoryId}' is forgotten; store a new memory instead`);
+  }
+
+  async #canRead(agentId: string, memoryId: string): Promise<boolean> {
+    const keys = readableOwnerKeys(agentId, await this.teams(agentId));
+    const r = await this.d.pool.query('SELECT 1 FROM memories WHERE memory_id = $1 AND owner_key = ANY($2)', [memoryId, keys]);
+    return r.rowCount === 1;
+  }
+
+  // ---- visibility ----
+
+  /** The agent's teams: pinned by the scope policy, else its registration (cached ~1 s). */
+  async teams(agentId: string, fresh = false): Promise<string[]> {
+    const c = this.#teamCache.get(agentId);
+    let team: string;
+    if (!fresh && c && Date.now() - c.at < 1000) team = c.team;
+    else {
+      const r = await this.d.pool.query<{ team: string }>('SELECT team FROM agents WHERE agent_id = $1', [agentId]);
+      team = r.rows[0]?.team ?? '';
+      if (this.#teamCache.size > 100_000) this.#teamCache.clear();
+      this.#teamCache.set(agentId, { team, at: Date.now() });
+    }
+    return teamsOf(this.d.scopes, agentId, team);
+  }
+
+  async #ownerKeys(agentId: string, scopes: readonly Scope[] | undefined, fresh: boolean): Promise<string[]> {
+    const want = new Set(scopes && scopes.length > 0 ? scopes : SCOPES);
+    return readableOwnerKeys(agentId, await this.teams(agentId, fresh)).filter((k) =>
+      want.has(k === 'fleet' ? 'fleet' : k.startsWith('team:') ? 'team' : 'agent'));
+  }
+
+  // ---- recall ----
+
+  async recall(agentId: string, req: RecallRequest): Promise<RecallResponse> {
+    const t0 = performance.now();
+    const k = req.k ?? 10;
+    if (!Number.isInteger(k) || k < 1 || k > 100) throw invalid(`k must be an integer from 1 to 100, got ${req.k}`);
+    const query = req.query?.trim() ?? '';
+    if (query.length > 4096) throw invalid('query is limited to 4096 characters');
+    const weights = { ...DEFAULT_WEIGHTS, ...req.weights };
+    for (const [name, w] of Object.entries(weights)) if (!Number.isFinite(w) || w < 0) throw invalid(`weights.${name} must be a number >= 0`);
+    if (req.minImportance !== undefined && !(req.minImportance >= 0 && req.minImportance <= 1)) throw invalid('minImportance must be between 0 and 1');
+    const now = Date.now();
+    const since = toMillis('since', req.since);
+    const until = toMillis('until', req.until);
+    await this.d.sync.waitFor(req.consistency);
+    const owners = await this.#ownerKeys(agentId, req.scopes, req.consistency !== undefined);
+    const warnings: string[] = [];
+
+    // The query vector: the agent's own, else the text embedded with the deployment's model.
+    let qv: Float32Array | undefined;
+    let model = '';
+    if (req.vector?.length) {
+      if (!req.vector.every(Number.isFinite) || req.vector.length > 4096) throw invalid('vector must hold at most 4096 finite numbers');
+      qv = normalize(req.vector);
+      model = req.embeddingModel || 'client';
+    } else if (query !== '') {
+      try {
+        [qv] = await this.d.embedder.embed([query]);
+        model = this.d.embedder.model;
+      } catch (err) {
+        warnings.push(`vector search skipped: ${(err as Error).message}`);
+      }
+    }
+
+    const pool = Math.max(k * 5, 50);
+    const filter: VectorFilter = {
+      now,
+      ...(req.kinds?.length ? { kinds: new Set(req.kinds) } : {}),
+      ...(req.tags?.length ? { allTags: req.tags } : {}),
+      ...(req.anyTags?.length ? { anyTags: req.anyTags } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(until !== undefined ? { until } : {}),
+      ...(req.minImportance !== undefined ? { minImportance: req.minImportance } : {}),
+    };
+    const vectorHits = qv ? this.d.index.search(model, owners, qv, pool, filter) : [];
+    const tsq = query === '' ? undefined : orQuery(query);
+    // Neither text nor vector: the filtered memories, ranked by recency and importance alone.
+    const browse = !qv && query === '';
+    const textHits = tsq || browse ? await this.#fullText(owners, tsq, req, since, until, pool) : [];
+
+    // Union of both candidate lists; similarity for text-only candidates comes from the index when it has them.
+    const cands = new Map<string, Candidate>();
+    for (const h of vectorHits) {
+      cands.set(h.meta.memoryId, { memoryId: h.meta.memoryId, version: h.meta.version, createdAt: h.meta.createdAt, importance: h.meta.importance, similarity: h.similarity, textRelevance: null });
+    }
+    for (const t of textHits) {
+      const c = cands.get(t.memory_id);
+      if (c) {
+        c.textRelevance = t.relevance;
+        continue;
+      }
+      const inIndex = qv ? this.d.index.get(t.memory_id) : undefined;
+      const similarity = inIndex && inIndex.meta.model === model && inIndex.vector.length === qv!.length ? dot(qv!, inIndex.vector) : null;
+      cands.set(t.memory_id, { memoryId: t.memory_id, version: t.version, createdAt: t.created, importance: t.importance, similarity, textRelevance: t.relevance });
+    }
+    const ranked = fuse([...cands.values()], weights, now).slice(0, k);
+    const docs = await this.#content(ranked.map((r) => r.c));
+    const hits: RecallHit[] = [];
+    for (const r of ranked) {
+      const doc = docs.get(r.c.memoryId);
+      if (!doc) continue; // forgotten between search and fetch
+      hits.push({ memory: doc.view, score: r.score, parts: r.parts, tier: doc.tier });
+    }
+    const recallId = await this.#record(agentId, req, query, model, k, hits);
+    return { recallId, hits, embeddingModel: model, tookMs: Math.round((performance.now() - t0) * 100) / 100, ...(warnings.length ? { warnings } : {}) };
+  }
+
+  /** Full-text candidates (tsq given) or, without one, the newest memories passing the filters. */
+  async #fullText(owners: string[], tsq: string | undefined, f: RecallRequest, since: number | undefined, until: number | undefined, limit: number) {
+    const r = await this.d.pool.query<{ memory_id: string; version: number; importance: number; created: number; relevance: number | null }>(
+      `SELECT memory_id, version, importance, (extract(epoch from created_at) * 1000)::bigint AS created,
+              CASE WHEN $2::text IS NULL THEN NULL ELSE ts_rank_cd(tsv, to_tsquery('english', $2)) END AS relevance
+         FROM memories
+        WHERE owner_key = ANY($1) AND forgotten_at IS NULL AND ($2::text IS NULL OR tsv @@ to_tsquery('english', $2))
+          AND (expires_at IS NULL OR expires_at > now())
+          AND ($3::text[] IS NULL OR kind = ANY($3))
+          AND ($4::text[] IS NULL OR tags @> $4)
+          AND ($5::text[] IS NULL OR tags && $5)
+          AND ($6::bigint IS NULL OR created_at >= to_timestamp($6 / 1000.0))
+          AND ($7::bigint IS NULL OR created_at < to_timestamp($7 / 1000.0))
+          AND importance >= $8
+        ORDER BY relevance DESC NULLS LAST, created_at DESC
+        LIMIT $9`,
+      [owners, tsq ?? null, f.kinds?.length ? f.kinds : null, f.tags?.length ? f.tags : null, f.anyTags?.length ? f.anyTags : null,
+        since ?? null, until ?? null, f.minImportance ?? 0, limit],
+    );
+    return r.rows;
+  }
+
+  /**
+   * Memory content for the hits: the Redis hot tier first (entries are valid
+   * only for the exact version ranked), Postgres for the rest, which then
+   * warms the hot tier for the next recall.
+   */
+  async #content(cands: readonly Candidate[]): Promise<Map<string, { view: MemoryView; tier: MemoryTier }>> {
+    const out = new Map<string, { view: MemoryView; tier: MemoryTier }>();
+    if (cands.length === 0) return out;
+    const key = (id: string) => `${this.d.names.redisPrefix}memdoc:${id}`;
+    const cached = await this.d.redis.mget(cands.map((c) => key(c.memoryId)));
+    const missing: Candidate[] = [];
+    cands.forEach((c, i) => {
+      const raw = cached[i];
+      const view = raw ? (JSON.parse(raw) as MemoryView) : undefined;
+      if (view && view.version === c.version) out.set(c.memoryId, { view, tier: 'hot' });
+      else missing.push(c);
+    });
+    if (missing.length > 0) {
+      const r = await this.d.pool.query<MemoryRow>(
+        `SELECT ${VIEW_COLUMNS} FROM memories WHERE memory_id = ANY($1) AND forgotten_at IS NULL`, [missing.map((c) => c.memoryId)]);
+      const pipe = this.d.redis.pipeline();
+      for (const row of r.rows) {
+        const view = viewOf(row);
+        out.set(view.memoryId, { view, tier: 'warm' });
+        pipe.set(key(view.memoryId), JSON.stringify(view), 'EX', this.d.hotTtlSeconds);
+      }
+      await pipe.exec();
+    }
+    return out;
+  }
+
+  /** Records the recall on the log (provenance) before answering: what was asked, what came back. */
+  async #record(agentId: string, req: RecallRequest, query: string, model: string, k: number, hits: readonly RecallHit[]): Promise<string> {
+    const filters: Record<string, unknown> = {};
+    for (const f of ['scopes', 'kinds', 'tags', 'anyTags', 'since', 'until', 'minImportance', 'weights'] as const) if (req[f] !== undefined) filters[f] = req[f];
+    const [event] = this.d.writer.toEvents([{
+      agentId,
+      type: 'memory_recalled',
+      ...(req.correlationId ? { correlationId: req.correlationId } : {}),
+      data: {
+        queryText: query,
+        queryVector: req.vector ?? [],
+        filters,
+        k,
+        hits: hits.map((h) => ({ memoryId: h.memory.memoryId, version: h.memory.version, score: h.score, tier: h.tier })),
+        embeddingModel: model,
+      },
+    }]);
+    await this.d.writer.publish([event!]);
+    return event!.eventId;
+  }
+
+  // ---- outcome-linked recall and provenance ----
+
+  async similarDecisions(agentId: string, req: SimilarDecisionsRequest): Promise<SimilarDecisionsResponse> {
+    await this.d.sync.waitFor(req.consistency);
+    const agents = new Set([agentId]);
+    if (req.includeTeam) for (const a of await this.teamMembers(agentId)) agents.add(a);
+    return similarDecisions(this.d.pool, [...agents], req);
+  }
+
+  /** Every agent sharing a team with this one (registrations and pinned memberships). */
+  async teamMembers(agentId: string): Promise<string[]> {
+    const teams = await this.teams(agentId, true);
+    if (teams.length === 0) return [];
+    const pinned = teams.filter((t) => this.d.scopes.teams[t] !== undefined);
+    const registered = teams.filter((t) => this.d.scopes.teams[t] === undefined);
+    const out = new Set(pinned.flatMap((t) => this.d.scopes.teams[t]!));
+    if (registered.length > 0) {
+      const r = await this.d.pool.query<{ agent_id: string }>('SELECT agent_id FROM agents WHERE team = ANY($1)', [registered]);
+      for (const row of r.rows) out.add(row.agent_id);
+    }
+    return [...out].sort();
+  }
+
+  async decisionContext(agentId: string, decisionId: string, consistency?: ConsistencyToken): Promise<DecisionContext> {
+    await this.d.sync.waitFor(consistency);
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(decisionId)) throw new NotFoundError('decision', decisionId);
+    return decisionContext(this.d.pool, agentId, decisionId);
+  }
+}
+
+/**
+ * Reciprocal-rank fusion of four rankings over the candidates: vector
+ * similarity, text relevance (only candidates that have one are ranked in it),
+ * recency and importance. Ties share the better rank.
+ */
+export function fuse(cands: readonly Candidate[], w: typeof DEFAULT_WEIGHTS, now: number): { c: Candidate; score: number; parts: ScoreParts }[] {
+  const rankBy = (vals: (number | null)[]): (number | null)[] => {
+    const idx = vals.map((v, i) => [v, i] as const).filter((x): x is readonly [number, number] => x[0] !== null).sort((a, b) => b[0] - a[0]);
+    const ranks: (number | null)[] = vals.map(() => null);
+    idx.forEach(([v, i], pos) => (ranks[i] = pos > 0 && idx[pos - 1]![0] === v ? ranks[idx[pos - 1]![1]]! : pos + 1));
+    return ranks;
+  };
+  const vr = rankBy(cands.map((c) => c.similarity));
+  const tr = rankBy(cands.map((c) => c.textRelevance));
+  const rr = rankBy(cands.map((c) => c.createdAt));
+  const ir = rankBy(cands.map((c) => c.importance));
+  const out = cands.map((c, i) => {
+    const parts: ScoreParts = {
+      vector: c.similarity === null ? null : { similarity: round(c.similarity), rank: vr[i]! },
+      text: c.textRelevance === null ? null : { relevance: round(c.textRelevance), rank: tr[i]! },
+      recency: { ageMs: Math.max(0, now - c.createdAt), rank: rr[i]! },
+      importance: { value: c.importance, rank: ir[i]! },
+    };
+    const score = (parts.vector ? w.vector / (RRF_K + parts.vector.rank) : 0)
+      + (parts.text ? w.text / (RRF_K + parts.text.rank) : 0)
+      + w.recency / (RRF_K + parts.recency.rank)
+      + w.importance / (RRF_K + parts.importance.rank);
+    return { c, score: round(score), parts };
+  });
+  return out.sort((a, b) => b.score - a.score || b.c.createdAt - a.c.createdAt);
+}
+
+const round = (x: number) => Math.round(x * 1e6) / 1e6;

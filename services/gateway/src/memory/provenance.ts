@@ -1,0 +1,148 @@
+import type { MemoryTier } from '@farmbrain/contracts';
+import type { Pool } from '@farmbrain/platform';
+import { NotFoundError } from '../http/errors.js';
+import type { DecisionContext, RecallRecord, VersionedMemory } from './types.js';
+
+/** At most this many recalls come from the "since the previous decision" fallback (the latest ones). */
+export const FALLBACK_RECALLS = 50;
+
+const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const isUuid = (s: string) => new RegExp(UUID).test(s);
+
+export interface DecisionContextOptions {
+  /**
+   * Owner keys (`agent:<id>`, `team:<name>`, `fleet`) the asking agent may read.
+   * When given, memory content outside them is withheld (a recall hit's memory is
+   * null; a cited memory reads as unknown) - a decision can cite any id it likes,
+   * so without this a client-chosen id of someone else's private memory would leak.
+   * When absent, nothing is withheld.
+   */
+  readableOwnerKeys?: readonly string[];
+}
+
+/**
+ * What a decision was based on, as it was at the time. One round trip.
+ *
+ * - The decision must be `agentId`'s, else NotFoundError (also for an id that is not a uuid).
+ * - Recalls: the agent's recalls the decision cites (recall_ids) plus those with the
+ *   decision's (non-empty) correlation id made at or before it. When both are empty:
+ *   the agent's recalls after its previous decision (strictly; the previous decision
+ *   is the latest one with an earlier occurred_at) and at or before this one, the
+ *   latest FALLBACK_RECALLS of them. Oldest first. Each hit carries the snapshot of
+ *   exactly the memory version that was served (null when that version is unknown).
+ * - Cited memories, in the decision's order: the latest version at or before the
+ *   decision's time. A cited memory with no version by then (created later, by a
+ *   clock-skewed writer, or an unknown id) is kept, so the citation stays visible,
+ *   with version 0 and memory {}; currentVersion is null when the id is unknown now.
+ *   changedSince: current version > the version then (so true for version 0 of a
+ *   memory that exists now). forgottenSince: forgotten after the decision (a memory
+ *   already forgotten when cited has forgottenSince false and a snapshot whose
+ *   forgottenAt is set).
+ */
+export async function decisionContext(pool: Pool, agentId: string, decisionId: string, opts: DecisionContextOptions = {}): Promise<DecisionContext> {
+  if (!isUuid(decisionId)) throw new NotFoundError('decision', decisionId);
+  const r = await pool.query<ContextRow>(CONTEXT_SQL, [agentId, decisionId, opts.readableOwnerKeys ? [...opts.readableOwnerKeys] : null, UUID, FALLBACK_RECALLS]);
+  const row = r.rows[0];
+  if (!row) throw new NotFoundError('decision', decisionId);
+  return {
+    decision: {
+      decisionId: row.decision_id, agentId: row.agent_id, symbol: row.symbol, action: row.action, occurredAt: row.occurred_ms,
+      rationale: row.rationale, memoryIds: row.memory_ids, recallIds: row.recall_ids, correlationId: row.correlation_id,
+    },
+    recalls: row.recalls.map(recallOut),
+    citedMemories: row.cited.map(citedOut),
+  };
+}
+
+const ms = (col: string) => `round(extract(epoch FROM ${col}) * 1000)::bigint`;
+// Owner key of a memory_versions snapshot, as memories.owner_key computes it.
+const snapshotOwner = (s: string) =>
+  `CASE ${s}->>'scope' WHEN 'agent' THEN 'agent:' || (${s}->>'agentId') WHEN 'team' THEN 'team:' || (${s}->>'scopeId') ELSE 'fleet' END`;
+const readable = (s: string) => `($3::text[] IS NULL OR ${snapshotOwner(s)} = ANY($3::text[]))`;
+
+// $1 agent id, $2 decision id, $3 readable owner keys (null = all), $4 uuid pattern, $5 fallback limit.
+const CONTEXT_SQL = `
+  WITH d AS (
+    SELECT event_id, agent_id, symbol, action, occurred_at, rationale, memory_ids, recall_ids, correlation_id
+      FROM decisions WHERE event_id = $2::uuid AND agent_id = $1
+  ),
+  linked AS (
+    SELECT r.recall_id
+      FROM d CROSS JOIN LATERAL unnest(d.recall_ids) AS x(id)
+      JOIN recalls r ON r.recall_id = (CASE WHEN x.id ~ $4 THEN x.id::uuid END) AND r.agent_id = d.agent_id
+    UNION
+    SELECT r.recall_id
+      FROM d JOIN recalls r ON r.agent_id = d.agent_id AND r.correlation_id = d.correlation_id
+     WHERE d.correlation_id <> '' AND r.occurred_at <= d.occurred_at
+  ),
+  prev AS (
+    SELECT max(p.occurred_at) AS at FROM d JOIN decisions p ON p.agent_id = d.agent_id AND p.occurred_at < d.occurred_at
+  ),
+  fallback AS (
+    SELECT r.recall_id
+      FROM d CROSS JOIN prev JOIN recalls r ON r.agent_id = d.agent_id
+     WHERE NOT EXISTS (SELECT 1 FROM linked)
+       AND r.occurred_at <= d.occurred_at AND (prev.at IS NULL OR r.occurred_at > prev.at)
+     ORDER BY r.occurred_at DESC, r.recall_id DESC
+     LIMIT $5
+  ),
+  recall_list AS (
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+             'recallId', c.recall_id, 'occurredAt', ${ms('c.occurred_at')}, 'query', c.query_text, 'filters', c.filters, 'k', c.k,
+             'hits', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                              'memoryId', h.hit->'memoryId', 'version', h.hit->'version', 'score', h.hit->'score',
+                              'tier', h.hit->'tier', 'memory', v.snapshot) ORDER BY h.ord), '[]'::jsonb)
+                        FROM jsonb_array_elements(CASE WHEN jsonb_typeof(c.hits) = 'array' THEN c.hits ELSE '[]'::jsonb END)
+                             WITH ORDINALITY AS h(hit, ord)
+                        LEFT JOIN LATERAL (
+                          SELECT mv.snapshot FROM memory_versions mv
+                           WHERE mv.memory_id = h.hit->>'memoryId' AND mv.version::text = h.hit->>'version'
+                             AND ${readable('mv.snapshot')}
+                           ORDER BY mv.occurred_at LIMIT 1
+                        ) v ON true))
+           ORDER BY c.occurred_at, c.recall_id), '[]'::jsonb) AS recalls
+      FROM recalls c
+     WHERE c.recall_id IN (SELECT recall_id FROM linked UNION ALL SELECT recall_id FROM fallback)
+  ),
+  cited_list AS (
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+             'memoryId', m.id, 'version', coalesce(v.version, 0), 'memory', coalesce(v.snapshot, '{}'::jsonb),
+             'currentVersion', cur.version,
+             'changedSince', coalesce(cur.version > coalesce(v.version, 0), false),
+             'forgottenSince', coalesce(cur.forgotten_at > d.occurred_at, false))
+           ORDER BY m.ord), '[]'::jsonb) AS cited
+      FROM d CROSS JOIN LATERAL unnest(d.memory_ids) WITH ORDINALITY AS m(id, ord)
+      LEFT JOIN LATERAL (
+        SELECT mv.version, mv.snapshot FROM memory_versions mv
+         WHERE mv.memory_id = m.id AND mv.occurred_at <= d.occurred_at AND ${readable('mv.snapshot')}
+         ORDER BY mv.version DESC LIMIT 1
+      ) v ON true
+      LEFT JOIN memories cur ON cur.memory_id = m.id
+           AND ($3::text[] IS NULL OR cur.owner_key = ANY($3::text[]))
+  )
+  SELECT d.event_id::text AS decision_id, d.agent_id, d.symbol, d.action, ${ms('d.occurred_at')} AS occurred_ms, d.rationale,
+         d.memory_ids, d.recall_ids, d.correlation_id, rl.recalls, cl.cited
+    FROM d CROSS JOIN recall_list rl CROSS JOIN cited_list cl`;
+
+interface ContextRow {
+  decision_id: string; agent_id: string; symbol: string; action: string; occurred_ms: number; rationale: string;
+  memory_ids: string[]; recall_ids: string[]; correlation_id: string;
+  recalls: RecallJson[]; cited: VersionedMemory[];
+}
+interface RecallJson {
+  recallId: string; occurredAt: number; query: string; filters: Record<string, unknown>; k: number;
+  hits: { memoryId: unknown; version: unknown; score: unknown; tier: unknown; memory: Record<string, unknown> | null }[];
+}
+
+const recallOut = (r: RecallJson): RecallRecord => ({
+  recallId: r.recallId, occurredAt: r.occurredAt, query: r.query, filters: r.filters, k: r.k,
+  hits: r.hits.map((h) => ({
+    memoryId: String(h.memoryId ?? ''), version: Number(h.version ?? 0), score: Number(h.score ?? 0),
+    tier: String(h.tier ?? '') as MemoryTier, memory: h.memory,
+  })),
+});
+
+const citedOut = (c: VersionedMemory): VersionedMemory => ({
+  memoryId: c.memoryId, version: c.version, memory: c.memory, currentVersion: c.currentVersion,
+  changedSince: c.changedSince, forgottenSince: c.forgottenSince,
+});
