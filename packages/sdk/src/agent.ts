@@ -8,6 +8,9 @@ import {
   frameBatch,
   HybridSequence,
   InvalidEventError,
+  consistencyTokenOf,
+  mergeConsistencyTokens,
+  partitionOf,
   names as makeNames,
   newEventId,
   SCHEMA_VERSION,
@@ -22,7 +25,21 @@ import {
   type Names,
   type PayloadInput,
 } from '@farmbrain/contracts';
-import { ClosedError, FlushTimeoutError, OutboxFullError } from './errors.js';
+import { ClosedError, FlushTimeoutError, OutboxFullError, type GatewayError } from './errors.js';
+import {
+  checkDecisionId,
+  checkRecallRequest,
+  checkSimilarDecisionsRequest,
+  DEFAULT_GATEWAY_TIMEOUT_MS,
+  GatewayClient,
+  type ConsistencyToken,
+  type DecisionContext,
+  type ReadOptions,
+  type RecallRequest,
+  type RecallResponse,
+  type SimilarDecisionsRequest,
+  type SimilarDecisionsResponse,
+} from './memory.js';
 
 export interface AgentClientOptions {
   /** [A-Za-z0-9_-]{1,64}. */
@@ -44,6 +61,14 @@ export interface AgentClientOptions {
   limits?: Partial<EventLimits>;
   /** Clock, epoch ms (tests). */
   now?: () => number;
+  /**
+   * Base URL of the farmbrain gateway, e.g. 'http://127.0.0.1:8080'. Needed
+   * only by the reads (recall, recallSimilarDecisions, decisionContext);
+   * recording goes to NATS and works without it.
+   */
+  gateway?: string;
+  /** How long one gateway request may take, in ms. Default 10000. */
+  gatewayTimeoutMs?: number;
 }
 
 /** What a record call resolves with once the event is durable in JetStream. */
@@ -54,6 +79,12 @@ export interface Receipt {
   streamSeq: number;
   /** True when JetStream had already stored this message (a retry). */
   duplicate: boolean;
+  /**
+   * Read-your-writes token for this write: pass it as `consistency` to a read
+   * (of this or another client) and the gateway answers only once it has
+   * applied this event. The agent's own reads do this by default.
+   */
+  consistencyToken: ConsistencyToken;
 }
 
 export interface RecordOptions {
@@ -119,10 +150,21 @@ export class FarmbrainAgent {
   #loop: Promise<void>;
   #lastError: Error | undefined;
   #connectError: Error | undefined;
+  readonly #partitions: number;
+  readonly #partition: number;
+  /** Merged token of every acknowledged write. */
+  #token: ConsistencyToken | undefined;
+  /** Events that entered the outbox / left it (acknowledged, or rejected by close()); reads wait on these. */
+  #enqueued = 0;
+  #settled = 0;
+  #settleWaiters: { target: number; resolve: () => void }[] = [];
+  readonly #gateway: GatewayClient | undefined;
+  readonly #gatewayTimeoutMs: number;
 
   constructor(opts: AgentClientOptions) {
     this.agentId = opts.agentId;
-    this.#names = makeNames(opts.namespace ?? DEFAULTS.namespace, opts.partitions ?? DEFAULTS.partitions);
+    this.#partitions = opts.partitions ?? DEFAULTS.partitions;
+    this.#names = makeNames(opts.namespace ?? DEFAULTS.namespace, this.#partitions);
     this.#subject = this.#names.ingressSubject(opts.agentId);
     this.#limits = { ...defaultEventLimits(), ...opts.limits };
     this.#now = opts.now ?? Date.now;
@@ -137,6 +179,9 @@ export class FarmbrainAgent {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(opts.agentId)) {
       throw new FarmbrainError('INVALID_AGENT_ID', `agentId '${opts.agentId}' must be 1..64 of A-Z a-z 0-9 _ -`);
     }
+    this.#partition = partitionOf(opts.agentId, this.#partitions);
+    this.#gateway = opts.gateway === undefined ? undefined : new GatewayClient({ baseUrl: opts.gateway, timeoutMs: opts.gatewayTimeoutMs });
+    this.#gatewayTimeoutMs = this.#gateway?.timeoutMs ?? DEFAULT_GATEWAY_TIMEOUT_MS;
     this.#ownsConnection = opts.connection === undefined;
     if (opts.connection) {
       this.#nc = opts.connection;
@@ -165,6 +210,16 @@ export class FarmbrainAgent {
   /** Events waiting in the outbox (including the batch being sent). */
   get pending(): number {
     return this.#queue.length + (this.#inflight?.items.length ?? 0);
+  }
+
+  /**
+   * The merged consistency token of every write of this client that JetStream
+   * has acknowledged so far (undefined before the first). Hand it to another
+   * reader so it sees this agent's writes; this agent's own reads send it by
+   * default.
+   */
+  get consistencyToken(): ConsistencyToken | undefined {
+    return this.#token;
   }
 
   register(data: PayloadInput<'agent_registered'>, opts?: RecordOptions): Promise<Receipt> {
@@ -230,6 +285,7 @@ export class FarmbrainAgent {
     }
     return new Promise<Receipt>((resolve, reject) => {
       this.#queue.push({ event, bytes, resolve, reject });
+      this.#enqueued++;
       this.#queuedBytes += bytes.byteLength;
       this.#wake?.();
     });
@@ -266,11 +322,165 @@ export class FarmbrainAgent {
     if (failure) throw failure;
   }
 
+  // -------------------------------------------------------------------------
+  // Reads, through the gateway (the `gateway` option)
+  // -------------------------------------------------------------------------
+
+  /**
+   * Recalls this agent's most relevant memories (and the team and fleet
+   * memories it may read) for a text `query`, a query `vector`, or both,
+   * ranked by reciprocal-rank fusion of vector similarity, text relevance,
+   * recency and importance. The gateway records the recall as a
+   * `memory_recalled` event; cite the returned `recallId` in
+   * `recordDecision({ recallIds })` to link the decision to what it was based on.
+   *
+   * Read-your-writes by default: events this agent recorded before the call
+   * are waited for (until JetStream acknowledges them) and the recall sees
+   * them. See {@link ReadOptions} to read another client's writes or not wait.
+   *
+   * Rejects with INVALID_REQUEST (nothing sent: no query or vector, k outside
+   * 1..100, a non-finite vector component), NO_GATEWAY, FLUSH_TIMEOUT, or a
+   * {@link GatewayError}.
+   *
+   * @example
+   * ```ts
+   * await agent.remember({ kind: 'lesson', text: 'BTC breakouts on low volume fade within the hour.', tags: ['btc'] });
+   * const { recallId, hits } = await agent.recall({ query: 'btc breakout volume', tags: ['btc'], k: 5 });
+   * // The lesson just stored can be among the hits: the recall waited until the gateway had applied it.
+   * await agent.recordDecision({ symbol: 'BTC-USD', action: 'hold', confidence: 0.6,
+   *   memoryIds: hits.map((h) => h.memory.memoryId), recallIds: [recallId] });
+   * ```
+   */
+  async recall(req: RecallRequest, opts: ReadOptions = {}): Promise<RecallResponse> {
+    const gw = this.#requireGateway('recall');
+    checkRecallRequest(req);
+    const consistency = await this.#readToken(req.consistency, opts, 'recall');
+    return gw.recall(this.agentId, { ...req, consistency }, opts);
+  }
+
+  /**
+   * Outcome-linked recall: "what did I do the last times the market looked
+   * like this, and how did it turn out?". Finds the `k` past decisions
+   * (this agent's; its teams' too with `includeTeam`) whose recorded
+   * `situation` vector is nearest to `situation` (Euclidean), each with its
+   * realized outcome, plus win rate and P&L statistics over them. Only
+   * decisions with a closed position count unless `includeOpen`.
+   *
+   * `situation` must use the same features, in the same order, as the
+   * `situation` you record on decisions. Read-your-writes by default, as for
+   * {@link FarmbrainAgent.recall}. Rejects with INVALID_REQUEST (nothing sent:
+   * empty or non-finite `situation`, k outside 1..200), NO_GATEWAY,
+   * FLUSH_TIMEOUT, or a {@link GatewayError}.
+   *
+   * @example
+   * ```ts
+   * const situation = [rsi14 / 100, atrPct, fundingRate, volumeZ];
+   * const { neighbours, stats } = await agent.recallSimilarDecisions({ situation, symbol: 'BTC-USD', k: 20 });
+   * if (stats.n >= 5 && (stats.winRate ?? 0) < 0.4) {
+   *   // this setup has mostly lost money before: skip it
+   * }
+   * ```
+   */
+  async recallSimilarDecisions(req: SimilarDecisionsRequest, opts: ReadOptions = {}): Promise<SimilarDecisionsResponse> {
+    const gw = this.#requireGateway('recallSimilarDecisions');
+    checkSimilarDecisionsRequest(req);
+    const consistency = await this.#readToken(req.consistency, opts, 'recallSimilarDecisions');
+    return gw.recallSimilarDecisions(this.agentId, { ...req, consistency }, opts);
+  }
+
+  /**
+   * What this agent knew when it made a decision: the decision, the recalls
+   * behind it (those it cites in `recallIds`, those sharing its
+   * `correlationId`, or else the recalls since its previous decision) and the
+   * memories it cites, as they were at that time, flagged if they changed or
+   * were forgotten since. `decisionId` is the decision's `eventId`
+   * (`Receipt.eventId` of `recordDecision`).
+   *
+   * Read-your-writes by default, so a decision just recorded can be read back
+   * at once. Rejects with INVALID_REQUEST (empty id), NO_GATEWAY,
+   * FLUSH_TIMEOUT, or a {@link GatewayError} (`NOT_FOUND`, status 404, for an
+   * unknown decision).
+   *
+   * @example
+   * ```ts
+   * const { eventId } = await agent.recordDecision({ symbol: 'ETH-USD', action: 'sell', recallIds: [recallId] });
+   * const ctx = await agent.decisionContext(eventId);
+   * for (const m of ctx.citedMemories) if (m.forgottenSince) console.warn(`decided on since-forgotten memory ${m.memoryId}`);
+   * ```
+   */
+  async decisionContext(decisionId: string, opts: ReadOptions = {}): Promise<DecisionContext> {
+    const gw = this.#requireGateway('decisionContext');
+    checkDecisionId(decisionId);
+    const consistency = await this.#readToken(undefined, opts, 'decisionContext');
+    return gw.decisionContext(this.agentId, decisionId, { ...opts, consistency });
+  }
+
+  #requireGateway(method: string): GatewayClient {
+    if (this.#gateway) return this.#gateway;
+    throw new FarmbrainError(
+      'NO_GATEWAY',
+      `agent '${this.agentId}': ${method}() reads through the farmbrain gateway, but no gateway URL was given; ` +
+        `pass it when creating the agent: new FarmbrainAgent({ agentId: '${this.agentId}', gateway: 'http://127.0.0.1:8080', ... })`,
+    );
+  }
+
+  /** The token a read sends: explicit (opts, then body) wins; else wait for earlier writes and use ours. */
+  async #readToken(inBody: ConsistencyToken | undefined, opts: ReadOptions, method: string): Promise<ConsistencyToken | undefined> {
+    const explicit = opts.consistency ?? inBody;
+    if (explicit === 'none') return undefined;
+    if (explicit !== undefined) return explicit;
+    await this.#waitForWrites(opts.flushTimeoutMs ?? this.#gatewayTimeoutMs, method);
+    return this.#token;
+  }
+
+  /**
+   * Waits until every event recorded before this call has left the outbox
+   * (acknowledged, so the token covers it). Unlike flush(), later records do
+   * not extend the wait.
+   */
+  #waitForWrites(timeoutMs: number, method: string): Promise<void> {
+    const target = this.#enqueued;
+    if (this.#settled >= target) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        target,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#settleWaiters = this.#settleWaiters.filter((w) => w !== waiter);
+        reject(new FlushTimeoutError(
+          this.agentId,
+          target - this.#settled,
+          this.#lastError,
+          `${method}() waits for them so that it reads this agent's own writes. Check that NATS is reachable, ` +
+            `raise flushTimeoutMs, or read without them: pass { consistency: 'none' }.`,
+        ));
+      }, timeoutMs);
+      this.#settleWaiters.push(waiter);
+    });
+  }
+
+  #settle(n: number): void {
+    if (n === 0) return;
+    this.#settled += n;
+    if (this.#settleWaiters.length === 0) return;
+    const still: { target: number; resolve: () => void }[] = [];
+    for (const w of this.#settleWaiters) {
+      if (this.#settled >= w.target) w.resolve();
+      else still.push(w);
+    }
+    this.#settleWaiters = still;
+  }
+
   #drainAll(): Pending[] {
     const all = [...(this.#inflight?.items ?? []), ...this.#queue];
     this.#inflight = undefined;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#settle(all.length);
     return all;
   }
 
@@ -314,10 +524,15 @@ export class FarmbrainAgent {
         this.#inflight = undefined;
         backoff = 50;
         this.#lastError = undefined;
+        // One message, one ingress sequence: the whole batch shares a token. (A duplicate's ack.seq
+        // is the originally stored message's, which is what a read must wait for.)
+        const consistencyToken = consistencyTokenOf(this.#partition, ack.seq);
+        this.#token = mergeConsistencyTokens(this.#token, consistencyToken, this.#partitions);
         for (const p of batch.items) {
           this.#queuedBytes -= p.bytes.byteLength;
-          p.resolve({ eventId: p.event.eventId, producerSeq: p.event.producerSeq, streamSeq: ack.seq, duplicate: ack.duplicate });
+          p.resolve({ eventId: p.event.eventId, producerSeq: p.event.producerSeq, streamSeq: ack.seq, duplicate: ack.duplicate, consistencyToken });
         }
+        this.#settle(batch.items.length);
       } catch (err) {
         // NATS is down or slow: keep the batch, wait, retry the same message (same id).
         this.#lastError = err as Error;

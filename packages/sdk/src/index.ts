@@ -9,6 +9,27 @@ export type {
   MemoryInput,
   MemoryUpdateInput,
 } from './agent.js';
-export { OutboxFullError, FlushTimeoutError, ClosedError } from './errors.js';
+export { GatewayClient } from './memory.js';
+export type {
+  ConsistencyToken,
+  ReadOptions,
+  RequestOptions,
+  GatewayClientOptions,
+  RecallFilters,
+  RecallRequest,
+  RecallResponse,
+  RecallHit,
+  ScoreParts,
+  MemoryView,
+  SimilarDecisionsRequest,
+  SimilarDecisionsResponse,
+  SimilarDecision,
+  DecisionOutcome,
+  OutcomeStats,
+  DecisionContext,
+  RecallRecord,
+  VersionedMemory,
+} from './memory.js';
+export { OutboxFullError, FlushTimeoutError, ClosedError, GatewayError, InvalidRequestError } from './errors.js';
 export { FarmbrainError, InvalidEventError } from '@farmbrain/contracts';
-export type { FarmEvent, EventType, Action, Side, MemoryKind, Scope, AgentStatus } from '@farmbrain/contracts';
+export type { FarmEvent, EventType, Action, Side, MemoryKind, MemoryTier, Scope, AgentStatus } from '@farmbrain/contracts';
