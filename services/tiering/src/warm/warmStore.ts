@@ -278,25 +278,48 @@ async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx
     const v = ctx.embeddings.byEvent.get(e.eventId);
     return v ? { bytes: toBytes(v), dims: v.length, model: ctx.embeddings.model } : null;
   };
-  for (const e of mem) {
-    if (done.has(e.eventId)) continue;
-    let snap: { version: number; snapshot: unknown; embedding_model: string } | undefined;
-    const emb = embeddingOf(e);
+  type Snap = { version: number; snapshot: unknown; embedding_model: string };
+  const versions: { e: MemoryEvent; snap: Snap }[] = [];
+  const todo = mem.filter((e) => !done.has(e.eventId));
+  for (let i = 0; i < todo.length; ) {
+    const e = todo[i]!;
     if (e.type === 'memory_stored') {
-      const d = e.data;
-      const r = await c.query<{ version: number; snapshot: unknown; embedding_model: string }>(
+      // A run of stores becomes one multi-row insert (the common case: agents remember far more than they revise).
+      let j = i;
+      while (j < todo.length && todo[j]!.type === 'memory_stored') j++;
+      const run = todo.slice(i, j) as (EventOf<'memory_stored'> & { streamSeq: number })[];
+      const first = new Map<string, EventOf<'memory_stored'> & { streamSeq: number }>();
+      for (const s of run) if (!first.has(s.data.memoryId)) first.set(s.data.memoryId, s);
+      const r = await c.query<Snap & { memory_id: string }>(
         `INSERT INTO memories (memory_id, agent_id, kind, text, tags, importance, embedding, embedding_dims, embedding_model,
                                situation, scope, scope_id, expires_at, source_event_ids, version, created_at, updated_at,
                                part, change_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $13::bigint > 0 THEN to_timestamp($13 / 1000.0) END,
-                 $14, 1, to_timestamp($15 / 1000.0), to_timestamp($15 / 1000.0), $16, $17)
+         SELECT id, agent_id, kind, text, tags, importance, decode(emb, 'base64'), dims, model, situation, scope, scope_id,
+                CASE WHEN expires > 0 THEN to_timestamp(expires / 1000.0) END, sources, 1,
+                to_timestamp(at / 1000.0), to_timestamp(at / 1000.0), part, seq
+           FROM jsonb_to_recordset($1::jsonb) AS x(id text, agent_id text, kind text, text text, tags text[], importance float8,
+                emb text, dims int, model text, situation float8[], scope text, scope_id text, expires bigint, sources text[],
+                at bigint, part int, seq bigint)
          ON CONFLICT (memory_id) DO NOTHING
-         RETURNING version, embedding_model, ${SNAPSHOT_SQL} AS snapshot`,
-        [d.memoryId, e.agentId, d.kind, d.text, d.tags, d.importance, emb?.bytes ?? null, emb?.dims ?? 0, emb?.model ?? '',
-          d.situation, d.scope, d.scopeId, d.expiresAt, d.sourceEventIds, e.occurredAt, ctx.partition, e.streamSeq],
+         RETURNING memory_id, version, embedding_model, ${SNAPSHOT_SQL} AS snapshot`,
+        [json([...first.values()].map((s) => {
+          const d = s.data;
+          const emb = embeddingOf(s);
+          return {
+            id: d.memoryId, agent_id: s.agentId, kind: d.kind, text: d.text, tags: d.tags, importance: d.importance,
+            emb: emb ? emb.bytes.toString('base64') : null, dims: emb?.dims ?? 0, model: emb?.model ?? '', situation: d.situation,
+            scope: d.scope, scope_id: d.scopeId, expires: d.expiresAt, sources: d.sourceEventIds, at: s.occurredAt,
+            part: ctx.partition, seq: s.streamSeq,
+          };
+        }))],
       );
-      snap = r.rows[0];
-    } else if (e.type === 'memory_updated') {
+      for (const row of r.rows) versions.push({ e: first.get(row.memory_id)!, snap: row });
+      i = j;
+      continue;
+    }
+    let snap: Snap | undefined;
+    const emb = embeddingOf(e);
+    if (e.type === 'memory_updated') {
       const d = e.data;
       const r = await c.query<{ version: number; snapshot: unknown; embedding_model: string }>(
         `UPDATE memories SET
@@ -327,13 +350,21 @@ async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx
       snap = r.rows[0];
     }
     // An update of an unknown (or someone else's) memory changes nothing and leaves no version.
-    if (!snap) continue;
-    await c.query(
-      `INSERT INTO memory_versions (event_id, memory_id, agent_id, version, op, occurred_at, snapshot, embedding_model)
-       VALUES ($1, $2, $3, $4, $5, to_timestamp($6 / 1000.0), $7, $8) ON CONFLICT (event_id) DO NOTHING`,
-      [e.eventId, e.data.memoryId, e.agentId, snap.version, e.type.slice('memory_'.length), e.occurredAt, snap.snapshot, snap.embedding_model],
-    );
+    if (snap) versions.push({ e, snap });
+    i++;
   }
+  if (versions.length === 0) return;
+  await c.query(
+    `INSERT INTO memory_versions (event_id, memory_id, agent_id, version, op, occurred_at, snapshot, embedding_model)
+     SELECT event_id, memory_id, agent_id, version, op, to_timestamp(at / 1000.0), snapshot, model
+       FROM jsonb_to_recordset($1::jsonb) AS x(event_id uuid, memory_id text, agent_id text, version int, op text, at bigint,
+            snapshot jsonb, model text)
+     ON CONFLICT (event_id) DO NOTHING`,
+    [json(versions.map(({ e, snap }) => ({
+      event_id: e.eventId, memory_id: e.data.memoryId, agent_id: e.agentId, version: snap.version,
+      op: e.type.slice('memory_'.length), at: e.occurredAt, snapshot: snap.snapshot, model: snap.embedding_model,
+    })))],
+  );
 }
 
 /**
