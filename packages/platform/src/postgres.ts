@@ -17,7 +17,8 @@ export async function connectPostgres(url: string, schema: string, opts: { max?:
     max: opts.max ?? 10,
     connectionTimeoutMillis: 5000,
     application_name: opts.name ?? 'farmbrain',
-    options: `-c search_path=${quoteIdent(schema)},public`,
+    // JIT only pays off for long analytic queries; ours are short and indexed, and its compile time (~30 ms) would dominate them.
+    options: `-c search_path=${quoteIdent(schema)},public -c jit=off`,
   });
   pool.on('error', () => undefined); // idle client errors surface on the next query
   try {

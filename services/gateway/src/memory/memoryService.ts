@@ -14,7 +14,6 @@ import {
 } from '@farmbrain/contracts';
 import { normalize, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
 import type { EventWriter } from '../write/eventsIn.js';
-import { NotFoundError } from '../http/errors.js';
 import type { IndexSync } from './indexSync.js';
 import { similarDecisions } from './outcomes.js';
 import { decisionContext } from './provenance.js';
@@ -354,8 +353,8 @@ export class MemoryService implements MemoryApi {
 
   async decisionContext(agentId: string, decisionId: string, consistency?: ConsistencyToken): Promise<DecisionContext> {
     await this.d.sync.waitFor(consistency);
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(decisionId)) throw new NotFoundError('decision', decisionId);
-    return decisionContext(this.d.pool, agentId, decisionId);
+    // A decision may cite any memory id; only what this agent may read is shown.
+    return decisionContext(this.d.pool, agentId, decisionId, { readableOwnerKeys: readableOwnerKeys(agentId, await this.teams(agentId)) });
   }
 }
 

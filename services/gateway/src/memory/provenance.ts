@@ -61,10 +61,22 @@ const snapshotOwner = (s: string) =>
 const readable = (s: string) => `($3::text[] IS NULL OR ${snapshotOwner(s)} = ANY($3::text[]))`;
 
 // $1 agent id, $2 decision id, $3 readable owner keys (null = all), $4 uuid pattern, $5 fallback limit.
+// Every lookup is an index probe: decisions_pkey, decisions_agent_time (previous decision),
+// recalls_pkey / recalls_agent_correlation / recalls_agent_time, memory_versions_memory
+// (memory_id, version) and memories_pkey. The hit version is compared as an integer so the
+// (memory_id, version) probe is exact; comparing text made each probe look ~10x dearer and
+// pushed the estimated cost past jit_above_cost, and JIT compiling cost ~30 ms per call.
 const CONTEXT_SQL = `
   WITH d AS (
-    SELECT event_id, agent_id, symbol, action, occurred_at, rationale, memory_ids, recall_ids, correlation_id
-      FROM decisions WHERE event_id = $2::uuid AND agent_id = $1
+    SELECT d.event_id, d.agent_id, d.symbol, d.action, d.occurred_at, d.rationale, d.memory_ids, d.recall_ids, d.correlation_id,
+           coalesce(prev.occurred_at, '-infinity') AS prev_at
+      FROM decisions d
+      LEFT JOIN LATERAL (
+        SELECT p.occurred_at FROM decisions p
+         WHERE p.agent_id = d.agent_id AND p.occurred_at < d.occurred_at
+         ORDER BY p.occurred_at DESC LIMIT 1
+      ) prev ON true
+     WHERE d.event_id = $2::uuid AND d.agent_id = $1
   ),
   linked AS (
     SELECT r.recall_id
@@ -73,16 +85,13 @@ const CONTEXT_SQL = `
     UNION
     SELECT r.recall_id
       FROM d JOIN recalls r ON r.agent_id = d.agent_id AND r.correlation_id = d.correlation_id
-     WHERE d.correlation_id <> '' AND r.occurred_at <= d.occurred_at
-  ),
-  prev AS (
-    SELECT max(p.occurred_at) AS at FROM d JOIN decisions p ON p.agent_id = d.agent_id AND p.occurred_at < d.occurred_at
+     WHERE d.correlation_id <> '' AND r.correlation_id <> '' AND r.occurred_at <= d.occurred_at
   ),
   fallback AS (
     SELECT r.recall_id
-      FROM d CROSS JOIN prev JOIN recalls r ON r.agent_id = d.agent_id
+      FROM d JOIN recalls r ON r.agent_id = d.agent_id
      WHERE NOT EXISTS (SELECT 1 FROM linked)
-       AND r.occurred_at <= d.occurred_at AND (prev.at IS NULL OR r.occurred_at > prev.at)
+       AND r.occurred_at <= d.occurred_at AND r.occurred_at > d.prev_at
      ORDER BY r.occurred_at DESC, r.recall_id DESC
      LIMIT $5
   ),
@@ -96,7 +105,8 @@ const CONTEXT_SQL = `
                              WITH ORDINALITY AS h(hit, ord)
                         LEFT JOIN LATERAL (
                           SELECT mv.snapshot FROM memory_versions mv
-                           WHERE mv.memory_id = h.hit->>'memoryId' AND mv.version::text = h.hit->>'version'
+                           WHERE mv.memory_id = h.hit->>'memoryId'
+                             AND mv.version = CASE WHEN h.hit->>'version' ~ '^[0-9]{1,9}$' THEN (h.hit->>'version')::int END
                              AND ${readable('mv.snapshot')}
                            ORDER BY mv.occurred_at LIMIT 1
                         ) v ON true))
