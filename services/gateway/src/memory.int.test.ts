@@ -191,6 +191,13 @@ test('memory - decision context returns what was recalled and the cited memory a
   assert.match(String(cited.memory.text), /\+3R in chop/);
   assert.equal(cited.currentVersion, 2);
   assert.equal(cited.changedSince, true);
+  // A decision citing another agent's private memory id learns nothing about it.
+  const nosy = makeEvent('a2', 'decision_made', { symbol: 'BTC', action: 'buy', confidence: 0.5, memoryIds: [w.memoryId] }, { producerSeq: Date.now() * 1000 });
+  await publishEvents(stack.js, stack.names, [nosy]);
+  await stack.caughtUp();
+  const leak = await call<DecisionContext>('GET', `/v1/agents/a2/decisions/${nosy.eventId}/context`);
+  assert.equal(leak.status, 200);
+  assert.doesNotMatch(JSON.stringify(leak.body), /take profit/);
   // Another agent cannot read this agent's decision context.
   const other = await call('GET', `/v1/agents/a2/decisions/${decision.eventId}/context`);
   assert.equal(other.status, 404);
