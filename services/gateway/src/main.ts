@@ -50,8 +50,11 @@ async function main(): Promise<void> {
     maxEventsPerRequest: cfg.maxEventsPerRequest,
     bodyLimitBytes: cfg.bodyLimitBytes,
   });
-  // The vector index is derived from Postgres: load it before serving recalls.
-  // The migrations are tiering's; wait for them when the gateway starts first.
+  const address = await app.listen({ host: cfg.host, port: cfg.port });
+  log.info({ address, namespace: n.namespace }, 'gateway listening');
+  // The vector index is derived from Postgres; it loads while the gateway already
+  // answers (/readyz says memoryIndex: false, recall says SERVICE_UNAVAILABLE).
+  // The migrations are tiering's: wait for them when the gateway starts first.
   for (let attempt = 0; ; attempt++) {
     try {
       const loaded = await sync.start();
@@ -64,8 +67,7 @@ async function main(): Promise<void> {
     }
   }
   indexReady = true;
-  const address = await app.listen({ host: cfg.host, port: cfg.port });
-  log.info({ address, namespace: n.namespace }, 'gateway listening');
+  log.info('gateway ready');
   onShutdown(log, async () => {
     await app.close();
     sync.stop();

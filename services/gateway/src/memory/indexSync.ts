@@ -55,6 +55,8 @@ export class IndexSync {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   lastSyncAt = 0;
+  /** True once the initial load from Postgres is done. */
+  loaded = false;
 
   constructor(
     private readonly pool: Pool,
@@ -93,6 +95,7 @@ export class IndexSync {
       this.#watermark.set(p, hi);
     }
     this.lastSyncAt = Date.now();
+    this.loaded = true;
     this.#schedule();
     return { memories: this.index.size, ms: Math.round(performance.now() - t0) };
   }

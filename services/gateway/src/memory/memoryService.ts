@@ -181,6 +181,7 @@ export class MemoryService implements MemoryApi {
 
   async recall(agentId: string, req: RecallRequest): Promise<RecallResponse> {
     const t0 = performance.now();
+    if (!this.d.sync.loaded) throw new FarmbrainError('SERVICE_UNAVAILABLE', 'the memory index is still loading from Postgres; retry in a few seconds (GET /readyz turns 200 when it is ready)');
     const k = req.k ?? 10;
     if (!Number.isInteger(k) || k < 1 || k > 100) throw invalid(`k must be an integer from 1 to 100, got ${req.k}`);
     const query = req.query?.trim() ?? '';
@@ -287,12 +288,16 @@ export class MemoryService implements MemoryApi {
     const key = (id: string) => `${this.d.names.redisPrefix}memdoc:${id}`;
     const cached = await this.d.redis.mget(cands.map((c) => key(c.memoryId)));
     const missing: Candidate[] = [];
+    const touch = this.d.redis.pipeline();
     cands.forEach((c, i) => {
       const raw = cached[i];
       const view = raw ? (JSON.parse(raw) as MemoryView) : undefined;
-      if (view && view.version === c.version) out.set(c.memoryId, { view, tier: 'hot' });
-      else missing.push(c);
+      if (view && view.version === c.version) {
+        out.set(c.memoryId, { view, tier: 'hot' });
+        touch.expire(key(c.memoryId), this.d.hotTtlSeconds); // recalled again: stays hot
+      } else missing.push(c);
     });
+    if (touch.length > 0) void touch.exec().catch((err: unknown) => this.d.log.warn({ err }, 'hot tier TTL refresh failed'));
     if (missing.length > 0) {
       const r = await this.d.pool.query<MemoryRow>(
         `SELECT ${VIEW_COLUMNS} FROM memories WHERE memory_id = ANY($1) AND forgotten_at IS NULL`, [missing.map((c) => c.memoryId)]);

@@ -4,7 +4,7 @@
  */
 import type { MemoryKind, MemoryTier, Scope } from '@farmbrain/contracts';
 
-/** Opaque. Pass it back as `consistency` (body or query) or the `Fb-Consistency` header to read your own write. */
+/** Opaque. Pass it back as `consistency` (request body, or query string on GET/DELETE) to read your own write. */
 export type ConsistencyToken = string;
 
 export interface RememberInput {
@@ -117,6 +117,8 @@ export interface RecallResponse {
   /** Model the query was embedded with ('' when there was no vector search). */
   embeddingModel: string;
   tookMs: number;
+  /** Present when part of the recall was skipped (e.g. the embeddings endpoint failed: full text only). */
+  warnings?: string[];
 }
 
 export interface SimilarDecisionsRequest {
