@@ -62,11 +62,30 @@ export function toMillis(name: string, v: number | string | null | undefined): n
   return ms;
 }
 
-/** Words of a free-text query as an OR tsquery: recall wants any overlap, ranked by coverage, not all words. */
+const queryWords = (text: string): string[] => [...new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])].slice(0, 32);
+
+/** Words of a free-text query as an OR tsquery: relevance counts any overlap, ranked by coverage. */
 export function orQuery(text: string): string | undefined {
-  const words = [...new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])].slice(0, 32);
+  const words = queryWords(text);
   return words.length === 0 ? undefined : words.join(' | ');
 }
+
+/** The same words as an AND tsquery: what a text-only candidate must match. */
+export function allWords(text: string): string | undefined {
+  const words = queryWords(text);
+  return words.length === 0 ? undefined : words.join(' & ');
+}
+
+/** Most memories a text-only candidate search looks at before ranking. */
+const TEXT_SCAN_CAP = 1000;
+
+/** The recall filters, as SQL over $3..$8 (kinds, all tags, any tags, since, until, min importance). */
+const FILTER_SQL = `AND forgotten_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+  AND ($3::text[] IS NULL OR kind = ANY($3)) AND ($4::text[] IS NULL OR tags @> $4) AND ($5::text[] IS NULL OR tags && $5)
+  AND ($6::bigint IS NULL OR created_at >= to_timestamp($6 / 1000.0)) AND ($7::bigint IS NULL OR created_at < to_timestamp($7 / 1000.0))
+  AND importance >= $8`;
+
+interface TextRow { memory_id: string; version: number; importance: number; created: number; relevance: number | null }
 
 interface Candidate {
   memoryId: string;
@@ -226,7 +245,9 @@ export class MemoryService implements MemoryApi {
     const tsq = query === '' ? undefined : orQuery(query);
     // Neither text nor vector: the filtered memories, ranked by recency and importance alone.
     const browse = !qv && query === '';
-    const textHits = tsq || browse ? await this.#fullText(owners, tsq, req, since, until, pool) : [];
+    const textHits = tsq
+      ? await this.#fullText(owners, tsq, allWords(query)!, vectorHits.map((h) => h.meta.memoryId), req, since, until, pool)
+      : browse ? await this.#browse(owners, req, since, until, pool) : [];
 
     // Union of both candidate lists; similarity for text-only candidates comes from the index when it has them.
     const cands = new Map<string, Candidate>();
@@ -255,26 +276,48 @@ export class MemoryService implements MemoryApi {
     return { recallId, hits, embeddingModel: model, tookMs: Math.round((performance.now() - t0) * 100) / 100, ...(warnings.length ? { warnings } : {}) };
   }
 
-  /** Full-text candidates (tsq given) or, without one, the newest memories passing the filters. */
-  async #fullText(owners: string[], tsq: string | undefined, f: RecallRequest, since: number | undefined, until: number | undefined, limit: number) {
-    const r = await this.d.pool.query<{ memory_id: string; version: number; importance: number; created: number; relevance: number | null }>(
-      `SELECT memory_id, version, importance, (extract(epoch from created_at) * 1000)::bigint AS created,
-              CASE WHEN $2::text IS NULL THEN NULL ELSE ts_rank_cd(tsv, to_tsquery('english', $2)) END AS relevance
-         FROM memories
-        WHERE owner_key = ANY($1) AND forgotten_at IS NULL AND ($2::text IS NULL OR tsv @@ to_tsquery('english', $2))
-          AND (expires_at IS NULL OR expires_at > now())
-          AND ($3::text[] IS NULL OR kind = ANY($3))
-          AND ($4::text[] IS NULL OR tags @> $4)
-          AND ($5::text[] IS NULL OR tags && $5)
-          AND ($6::bigint IS NULL OR created_at >= to_timestamp($6 / 1000.0))
-          AND ($7::bigint IS NULL OR created_at < to_timestamp($7 / 1000.0))
-          AND importance >= $8
-        ORDER BY relevance DESC NULLS LAST, created_at DESC
+  /**
+   * Full-text relevance, at a bounded cost whatever the query:
+   * - every vector candidate is scored against the query's words (any of them), by id;
+   * - text-only candidates are memories matching every word, at most
+   *   TEXT_SCAN_CAP of them looked at, then ranked.
+   * Ranking every memory that shares one common word with the query (an OR query
+   * over the agent's whole scope) cost 200-400 ms at 1M memories; this is bounded.
+   */
+  async #fullText(owners: string[], anyQ: string, allQ: string, vectorIds: string[], f: RecallRequest, since: number | undefined, until: number | undefined, limit: number) {
+    const r = await this.d.pool.query<TextRow>(
+      `SELECT memory_id, version, importance, created, ts_rank_cd(tsv, to_tsquery('english', $2)) AS relevance
+         FROM ((SELECT memory_id, version, importance, created_at, tsv FROM memories
+                 WHERE memory_id = ANY($10) AND owner_key = ANY($1) AND tsv @@ to_tsquery('english', $2) ${FILTER_SQL})
+               UNION ALL
+               (SELECT memory_id, version, importance, created_at, tsv FROM memories
+                 WHERE owner_key = ANY($1) AND tsv @@ to_tsquery('english', $11) ${FILTER_SQL}
+                 LIMIT ${TEXT_SCAN_CAP})) c
+         CROSS JOIN LATERAL (SELECT (extract(epoch from c.created_at) * 1000)::bigint AS created) t
+        ORDER BY relevance DESC, created DESC
         LIMIT $9`,
-      [owners, tsq ?? null, f.kinds?.length ? f.kinds : null, f.tags?.length ? f.tags : null, f.anyTags?.length ? f.anyTags : null,
-        since ?? null, until ?? null, f.minImportance ?? 0, limit],
+      [...this.#filterArgs(owners, anyQ, f, since, until, limit), vectorIds, allQ],
+    );
+    const seen = new Set<string>();
+    return r.rows.filter((row) => !seen.has(row.memory_id) && seen.add(row.memory_id));
+  }
+
+  /** No text and no vector: the newest memories passing the filters. */
+  async #browse(owners: string[], f: RecallRequest, since: number | undefined, until: number | undefined, limit: number) {
+    const r = await this.d.pool.query<TextRow>(
+      `SELECT memory_id, version, importance, (extract(epoch from created_at) * 1000)::bigint AS created, NULL::float4 AS relevance
+         FROM memories
+        WHERE owner_key = ANY($1) AND ($2::text IS NULL) ${FILTER_SQL}
+        ORDER BY created_at DESC
+        LIMIT $9`,
+      this.#filterArgs(owners, null, f, since, until, limit),
     );
     return r.rows;
+  }
+
+  #filterArgs(owners: string[], tsq: string | null, f: RecallRequest, since: number | undefined, until: number | undefined, limit: number): unknown[] {
+    return [owners, tsq, f.kinds?.length ? f.kinds : null, f.tags?.length ? f.tags : null, f.anyTags?.length ? f.anyTags : null,
+      since ?? null, until ?? null, f.minImportance ?? 0, limit];
   }
 
   /**
