@@ -1,14 +1,19 @@
 // farmbrain benchmark: raw JetStream publish rate vs end-to-end rate (SDK → ingest →
 // tiering → committed in Postgres and Redis), measured in the same run, plus the
-// publish→queryable latency. Prints a table and writes bench/results/<time>.json.
+// publish→queryable latency; then recall over a large memory store (bench/recall.mjs).
+// Prints a table and writes bench/results/<time>.json.
 //
-//   npm run bench                 (defaults)
+//   npm run bench                                   (pipeline, then recall: 1,000,000 memories, 100 agents)
 //   BENCH_EVENTS=100000 npm run bench
+//   npm run bench -- recall                         (recall only; node bench/run.mjs recall)
+//   npm run bench -- recall --memories 50000 --agents 10
+//   npm run bench -- pipeline                       (pipeline only)
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { encodeEvent } from '../packages/contracts/dist/index.js';
 import { FarmbrainAgent } from '../packages/sdk/dist/index.js';
 import { makeEvent, TestStack } from '../packages/testing/dist/index.js';
+import { recallArgs, runRecallBench } from './recall.mjs';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
@@ -78,30 +83,53 @@ async function latency(stack) {
   return { samples: ms.length, p50Ms: pct(ms, 50), p99Ms: pct(ms, 99), maxMs: ms[ms.length - 1] };
 }
 
-const stack = new TestStack({ partitions: 8 });
-try {
-  await stack.connect();
-  await stack.start('tiering', { LOG_LEVEL: 'info' });
-  await stack.start('ingest', { LOG_LEVEL: 'info' });
-  console.log(`farmbrain bench: ${EVENTS} events, ${AGENTS} agents, ${cpus().length} cores, namespace ${stack.namespace}`);
-  const raw = await rawPublishRate(stack);
-  const e2e = await endToEnd(stack);
-  const lat = await latency(stack);
-  const ratio = e2e.eventsPerSec / raw.eventsPerSec;
-  const rows = [
-    ['raw JetStream publish (1 event/msg, acked)', `${Math.round(raw.eventsPerSec).toLocaleString()} ev/s`, `${raw.seconds.toFixed(2)} s`],
-    ['end-to-end SDK → Postgres + Redis', `${Math.round(e2e.eventsPerSec).toLocaleString()} ev/s`, `${e2e.seconds.toFixed(2)} s`],
-    ['end-to-end / raw', `${(ratio * 100).toFixed(0)} %`, ''],
-    ['publish → queryable p50', `${lat.p50Ms.toFixed(1)} ms`, `${lat.samples} samples`],
-    ['publish → queryable p99', `${lat.p99Ms.toFixed(1)} ms`, ''],
-  ];
+function printTable(rows) {
   const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
   for (const r of rows) console.log(`${r[0].padEnd(w[0])}  ${r[1].padStart(w[1])}  ${r[2]}`);
-  const result = { at: new Date().toISOString(), node: process.version, cores: cpus().length, events: EVENTS, agents: AGENTS, raw, endToEnd: e2e, ratio, latency: lat };
+}
+
+async function pipelineBench() {
+  const stack = new TestStack({ partitions: 8 });
+  try {
+    await stack.connect();
+    await stack.start('tiering', { LOG_LEVEL: 'info' });
+    await stack.start('ingest', { LOG_LEVEL: 'info' });
+    console.log(`farmbrain bench: ${EVENTS} events, ${AGENTS} agents, ${cpus().length} cores, namespace ${stack.namespace}`);
+    const raw = await rawPublishRate(stack);
+    const e2e = await endToEnd(stack);
+    const lat = await latency(stack);
+    const ratio = e2e.eventsPerSec / raw.eventsPerSec;
+    printTable([
+      ['raw JetStream publish (1 event/msg, acked)', `${Math.round(raw.eventsPerSec).toLocaleString()} ev/s`, `${raw.seconds.toFixed(2)} s`],
+      ['end-to-end SDK → Postgres + Redis', `${Math.round(e2e.eventsPerSec).toLocaleString()} ev/s`, `${e2e.seconds.toFixed(2)} s`],
+      ['end-to-end / raw', `${(ratio * 100).toFixed(0)} %`, ''],
+      ['publish → queryable p50', `${lat.p50Ms.toFixed(1)} ms`, `${lat.samples} samples`],
+      ['publish → queryable p99', `${lat.p99Ms.toFixed(1)} ms`, ''],
+    ]);
+    return { events: EVENTS, agents: AGENTS, raw, endToEnd: e2e, ratio, latency: lat };
+  } finally {
+    await stack.destroy();
+  }
+}
+
+const args = process.argv.slice(2);
+const mode = args[0] === 'recall' || args[0] === 'pipeline' ? args[0] : 'all';
+const result = { at: new Date().toISOString(), node: process.version, cores: cpus().length };
+const write = () => {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   const file = new URL(`./results/${result.at.replace(/[:.]/g, '-')}.json`, import.meta.url);
   writeFileSync(file, JSON.stringify(result, null, 2));
   console.log(`written ${file.pathname}`);
+};
+if (mode !== 'recall') Object.assign(result, await pipelineBench());
+try {
+  if (mode !== 'pipeline') {
+    const { rows, ...recall } = await runRecallBench(recallArgs(args));
+    result.recall = recall;
+    console.log('');
+    printTable(rows);
+  }
 } finally {
-  await stack.destroy();
+  // The pipeline's results are kept even when the recall part fails.
+  if (result.raw || result.recall) write();
 }
