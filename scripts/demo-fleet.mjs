@@ -1,21 +1,51 @@
 #!/usr/bin/env node
 /**
  * A demo fleet of simulated trading agents on a synthetic market, recording
- * everything through the farmbrain SDK: registrations, decisions, trades,
- * closed positions with P&L, checkpoints and memories (stored, updated, forgotten).
+ * everything through the farmbrain SDK and reading its memory back through the
+ * gateway:
  *
- *   import { startDemoFleet } from './demo-fleet.mjs';
- *   const fleet = await startDemoFleet({ natsUrl, namespace, partitions, agents: 6, tickMs: 500 });
+ * - Every agent registers, decides, trades, closes positions with P&L,
+ *   checkpoints, and stores memories: observations of the market (tagged with
+ *   the symbol and the regime it sees), lessons and reflections after closes,
+ *   updated when an outcome repeats, forgotten when stale.
+ * - Before a decision taken while flat it asks farmbrain what it knows:
+ *   `recall({ query, k: 5, correlationId })` and
+ *   `recallSimilarDecisions({ situation, symbol })` ("how did it go the last
+ *   times the market looked like this?"), then records the decision with its
+ *   `situation` vector [trend, volatility, funding, rsi/100], citing the top
+ *   hits (`memoryIds`) and the recall (`recallIds`). Close decisions carry no
+ *   situation, so each position counts once among the similar decisions.
+ * - Shared memory under a scope policy (see demoScopePolicy): each team's lead
+ *   (momo-1, mrev-1, brk-1) keeps the team playbook and shares its losing
+ *   lessons with the team; a risk desk (agent `risk-desk`, no trading) keeps
+ *   the fleet's risk limits as a fleet fact and raises fleet-wide volatility
+ *   alerts, which it updates and withdraws (forgets) as volatility changes.
+ *   A memory the policy would refuse stays private (logged once).
+ *
+ *   import { startDemoFleet, demoScopePolicy } from './demo-fleet.mjs';
+ *   // run ingest and the gateway with FB_SCOPE_POLICY=JSON.stringify(demoScopePolicy(6))
+ *   const fleet = await startDemoFleet({ natsUrl, namespace, partitions, gateway: 'http://127.0.0.1:8080', agents: 6 });
  *   ...; await fleet.stop();
  *
- * Or alone: `node scripts/demo-fleet.mjs` (env NATS_URL, FB_NAMESPACE, FB_PARTITIONS,
- * FB_DEMO_AGENTS, FB_DEMO_TICK_MS, FB_DEMO_SEED); stops on SIGINT/SIGTERM.
+ * Or alone: `node scripts/demo-fleet.mjs` (env NATS_URL, FB_GATEWAY_URL, FB_NAMESPACE,
+ * FB_PARTITIONS, FB_DEMO_AGENTS, FB_DEMO_TICK_MS, FB_DEMO_SEED); stops on SIGINT/SIGTERM.
  *
- * Everything but timestamps and event ids follows from the seed: the market,
- * each agent's parameters, and so every decision, trade and memory.
+ * Deterministic: the market, each agent's parameters, and so every decision,
+ * trade, P&L and memory follow from the seed and the session (which run this
+ * is in the namespace: 1, 2, ..., read from the risk desk's registration; each
+ * session is a new stretch of the market, so a run recalls earlier runs'
+ * memories rather than copies of what it is about to live). What the gateway answers
+ * (recall hits, similar decisions, which also depend on earlier runs and on
+ * timing) is cited and quoted in the rationale, but does not change what an
+ * agent trades, so a run is reproducible and a gateway hiccup (a failed read
+ * is logged once, then the agent decides without it) changes nothing but the
+ * citations. Timestamps, event and memory ids, and the run tag in order and
+ * correlation ids differ from run to run, so runs in one namespace never collide.
  */
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { connect } from '@nats-io/transport-node';
+import { EMPTY_SCOPE_POLICY, parseScopePolicy, writeDenial } from '@farmbrain/contracts';
 import { FarmbrainAgent } from '../packages/sdk/dist/index.js';
 
 // ---------------------------------------------------------------------------
@@ -66,27 +96,33 @@ const round = (x, d) => Math.round(x * 10 ** d) / 10 ** d;
 const clamp = (x, lo, hi) => Math.min(hi, Math.max(lo, x));
 const pct = (x, d = 2) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(d)}%`;
 const usd = (x) => `${x < 0 ? '-' : '+'}$${Math.abs(x).toFixed(2)}`;
+const cut = (s, n) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 // ---------------------------------------------------------------------------
-// Synthetic market: geometric random walks with regime changes
+// Synthetic market: geometric random walks with regime changes, plus a funding rate for the perpetuals
 
 const SYMBOLS = [
   // vol: per-tick standard deviation of log returns (one tick ~ one simulated minute, sped up).
-  { symbol: 'BTC-USD', price: 64000, vol: 0.0014, qtyDecimals: 4, feeRate: 0.0004, slipBps: 1 },
-  { symbol: 'ETH-USD', price: 3200, vol: 0.0018, qtyDecimals: 3, feeRate: 0.0004, slipBps: 1.5 },
-  { symbol: 'SOL-USD', price: 150, vol: 0.0026, qtyDecimals: 2, feeRate: 0.0005, slipBps: 2 },
-  { symbol: 'AAPL', price: 190, vol: 0.0008, qtyDecimals: 0, feeRate: 0.0001, slipBps: 0.5 },
+  { symbol: 'BTC-USD', price: 64000, vol: 0.0014, qtyDecimals: 4, feeRate: 0.0004, slipBps: 1, perp: true },
+  { symbol: 'ETH-USD', price: 3200, vol: 0.0018, qtyDecimals: 3, feeRate: 0.0004, slipBps: 1.5, perp: true },
+  { symbol: 'SOL-USD', price: 150, vol: 0.0026, qtyDecimals: 2, feeRate: 0.0005, slipBps: 2, perp: true },
+  { symbol: 'AAPL', price: 190, vol: 0.0008, qtyDecimals: 0, feeRate: 0.0001, slipBps: 0.5, perp: false },
 ];
 const REGIMES = ['trend', 'mean-revert', 'volatile'];
 const HISTORY = 240;
 
+/** The features of the `situation` vector every decision and memory records, in this order. */
+export const SITUATION_FEATURES = ['trend', 'volatility', 'funding', 'rsi/100'];
+
 class Market {
   constructor(seed) {
     this.r = rng(seed);
+    // Funding draws come from their own stream, so the price paths do not depend on them.
+    this.fr = rng((seed ^ 0x9e3779b9) >>> 0);
     this.tick = 0;
     this.s = new Map();
     for (const def of SYMBOLS) {
-      const m = { ...def, prices: [def.price], regime: 'trend', drift: 0, regimeLeft: 0, anchor: def.price };
+      const m = { ...def, prices: [def.price], regime: 'trend', drift: 0, regimeLeft: 0, anchor: def.price, funding: 0 };
       this.#newRegime(m);
       this.s.set(def.symbol, m);
     }
@@ -116,6 +152,12 @@ class Market {
       const next = p * Math.exp(mu - 0.5 * sigma * sigma + sigma * this.r.gauss());
       m.prices.push(round(next, 2));
       if (m.prices.length > HISTORY) m.prices.shift();
+      if (m.perp) {
+        // Funding (bps per 8 h) leans with the recent trend: longs pay in rallies, shorts in sell-offs.
+        const n = m.prices.length;
+        const trend = Math.log(m.prices[n - 1] / m.prices[Math.max(0, n - 21)]) / (m.vol * Math.sqrt(20));
+        m.funding = round(0.85 * m.funding + 0.15 * clamp(3 * trend, -30, 30) + 0.5 * this.fr.gauss(), 3);
+      }
     }
   }
 
@@ -129,11 +171,15 @@ class Market {
   }
 
   /**
-   * The situation an agent sees, as named features and the numeric vector it records:
-   * [r1, r5, r20, vol20, z20, rangePos20, volRatio, breakoutUp, breakoutDown].
+   * The situation an agent sees: named features, the regime it reads from them
+   * ('volatile', 'trending' or 'range-bound'; the market's true regime stays
+   * hidden), and `situation`, the vector it records (SITUATION_FEATURES, each
+   * roughly within -1..1): trend strength in 20-tick sigmas / 3, log of the
+   * 20-tick volatility against the symbol's normal one, funding / 10 bps, RSI(14) / 100.
    */
   features(symbol) {
-    const ps = this.s.get(symbol).prices;
+    const m = this.s.get(symbol);
+    const ps = m.prices;
     const n = ps.length;
     const p = ps[n - 1];
     const ret = (k) => Math.log(p / ps[Math.max(0, n - 1 - k)]);
@@ -144,8 +190,8 @@ class Market {
     };
     const sd = (xs) => {
       if (xs.length < 2) return 0;
-      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-      return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+      return Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
     };
     const last20 = ps.slice(-20);
     const prev20 = ps.slice(-21, -1);
@@ -154,7 +200,13 @@ class Market {
     const hi = Math.max(...prev20);
     const lo = Math.min(...prev20);
     const vol20 = sd(rets(20));
-    const vol60 = sd(rets(60)) || vol20 || 1e-9;
+    let gains = 0;
+    let losses = 0;
+    for (let i = Math.max(1, n - 14); i < n; i++) {
+      const d = ps[i] - ps[i - 1];
+      if (d > 0) gains += d;
+      else losses -= d;
+    }
     const f = {
       price: p,
       r1: ret(1),
@@ -163,11 +215,20 @@ class Market {
       vol20,
       z20: (p - sma) / psd,
       rangePos: hi > lo ? (p - lo) / (hi - lo) : 0.5,
-      volRatio: vol20 / vol60,
+      volRatio: vol20 / m.vol, // against the symbol's normal volatility
       breakoutUp: p > hi ? (p - hi) / p : 0,
       breakoutDown: p < lo ? (lo - p) / p : 0,
+      rsi: losses === 0 ? (gains === 0 ? 50 : 100) : 100 - 100 / (1 + gains / losses),
+      funding: m.funding,
     };
-    f.vector = [f.r1, f.r5, f.r20, f.vol20, f.z20, f.rangePos, f.volRatio, f.breakoutUp, f.breakoutDown].map((x) => round(x, 6));
+    f.trend = f.r20 / (vol20 * Math.sqrt(20) || 1e-9);
+    f.regime = f.volRatio > 1.6 ? 'volatile' : Math.abs(f.trend) > 1.5 ? 'trending' : 'range-bound';
+    f.situation = [
+      clamp(f.trend / 3, -1, 1),
+      clamp(Math.log(f.volRatio || 1e-9), -1, 1),
+      clamp(f.funding / 10, -1, 1),
+      f.rsi / 100,
+    ].map((x) => round(x, 4));
     return f;
   }
 }
@@ -181,9 +242,32 @@ const TEAMS = [
   { team: 'breakout', strategy: 'breakout', prefix: 'brk', title: 'Breaker' },
 ];
 
+/** The agent that keeps the fleet's risk limits and raises fleet-wide alerts; it does not trade. */
+export const RISK_DESK_ID = 'risk-desk';
+
+/** The demo agents for a fleet of `agents`: id, team, and whether it leads its team (the first of each). */
+export function demoRoster(agents) {
+  return Array.from({ length: agents }, (_, index) => {
+    const t = TEAMS[index % TEAMS.length];
+    const n = Math.floor(index / TEAMS.length) + 1;
+    return { index, id: `${t.prefix}-${n}`, name: `${t.title} ${n}`, team: t.team, strategy: t.strategy, lead: n === 1 };
+  });
+}
+
+/**
+ * The scope policy the demo is written for (FB_SCOPE_POLICY format): each team's
+ * lead writes the team's memories, the risk desk writes the fleet's. Team
+ * membership for reads comes from the registrations.
+ */
+export function demoScopePolicy(agents) {
+  const writers = { fleet: [RISK_DESK_ID] };
+  for (const a of demoRoster(agents)) if (a.lead) writers[`team:${a.team}`] = [a.id];
+  return { writers };
+}
+
 const STRATEGIES = {
   momentum(f, p) {
-    const t = f.r20 / (f.vol20 * Math.sqrt(20) || 1e-9); // trend strength in sigmas
+    const t = f.trend; // trend strength in sigmas
     const conf = clamp(0.45 + 0.18 * (Math.abs(t) - p.entry), 0.05, 0.95);
     if (t > p.entry && f.r5 > 0) return { action: 'buy', confidence: conf, why: `20-tick return ${pct(f.r20)} (${t.toFixed(1)}σ) with 5-tick ${pct(f.r5)} confirming: ride the uptrend` };
     if (t < -p.entry && f.r5 < 0) return { action: 'sell', confidence: conf, why: `20-tick return ${pct(f.r20)} (${t.toFixed(1)}σ) with 5-tick ${pct(f.r5)} confirming: ride the downtrend` };
@@ -204,39 +288,66 @@ const STRATEGIES = {
   },
 };
 
-// ---------------------------------------------------------------------------
-// One simulated agent
+/** A team's playbook, as its lead writes it (a 'procedure' memory in the team scope). */
+const PLAYBOOKS = {
+  momentum: (p) => `Momentum team playbook: enter in the trend's direction when the 20-tick return exceeds ${p.entry}σ and the 5-tick return confirms; ` +
+    `take profit at ${p.takeProfitVol} entry-volatilities, stop out at ${p.stopLossVol}, exit after ${p.maxHoldTicks} ticks. Size down on symbols the risk desk flags as volatile.`,
+  'mean-reversion': (p) => `Mean-reversion team playbook: fade moves beyond ${p.entry} sd of the 20-tick mean, never when volatility runs above ${p.maxVolRatio}x normal; ` +
+    `exit when price crosses back to the mean, stop out at ${p.stopLossVol} entry-volatilities, give up after ${p.maxHoldTicks} ticks.`,
+  breakout: (p) => `Breakout team playbook: trade a close beyond the 20-tick high or low only with volatility at least ${p.minVolRatio}x normal; ` +
+    `take profit at ${p.takeProfitVol} entry-volatilities, stop out at ${p.stopLossVol}; range-bound markets fake out, so wait for the break.`,
+};
 
-class DemoAgent {
-  constructor({ index, seed, market, nc, namespace, partitions, log, stats }) {
-    const t = TEAMS[index % TEAMS.length];
-    const n = Math.floor(index / TEAMS.length) + 1;
-    this.id = `${t.prefix}-${n}`;
-    this.name = `${t.title} ${n}`;
-    this.team = t.team;
-    this.strategy = t.strategy;
-    this.r = rng(seed ^ hash(this.id));
-    this.market = market;
+/** Flat and without a signal, an agent records a 'hold' (and consults its memory) only every this many ticks per symbol. */
+const FLAT_HOLD_EVERY = 4;
+/** How long one gateway read may take before the agent decides without it. */
+const READ_TIMEOUT_MS = 5000;
+
+// ---------------------------------------------------------------------------
+// What every fleet member shares: an SDK client, error handling, reads, scopes
+
+/**
+ * Reads through the gateway may fail (the gateway is starting, restarting, or
+ * slow). The fleet then decides without memory; this says so once, and once
+ * more when reads work again.
+ */
+function readMonitor(log, stats) {
+  let failingSince = 0;
+  let failed = 0;
+  return {
+    ok() {
+      if (failingSince === 0) return;
+      log(`demo fleet: gateway reads answer again (${failed} failed meanwhile)`);
+      failingSince = 0;
+      failed = 0;
+    },
+    failed(id, what, err) {
+      stats.readErrors += 1;
+      failed += 1;
+      if (failingSince !== 0) return;
+      failingSince = Date.now();
+      log(`demo fleet: ${id}: ${what} failed (${err?.code ?? err?.name ?? 'ERROR'}: ${cut(String(err?.message ?? err), 200)}); ` +
+        'agents decide without recalled memory until the gateway answers again (logged once)');
+    },
+  };
+}
+
+class FleetMember {
+  constructor({ id, nc, namespace, partitions, gateway, policy, reads, log, stats }) {
+    this.id = id;
+    this.gateway = gateway;
+    this.policy = policy;
+    this.reads = reads;
     this.log = log;
     this.stats = stats;
-    this.symbols = [SYMBOLS[index % SYMBOLS.length].symbol, SYMBOLS[(index + 1 + Math.floor(index / SYMBOLS.length)) % SYMBOLS.length].symbol];
-    const entry = { momentum: [1.2, 1.8], 'mean-reversion': [1.5, 2.1], breakout: [0, 0] }[this.strategy];
-    this.params = {
-      entry: round(this.r.range(entry[0], entry[1]), 2),
-      maxVolRatio: round(this.r.range(1.6, 2.2), 2),
-      minVolRatio: round(this.r.range(0.8, 1.1), 2),
-      takeProfitVol: round(this.r.range(2.5, 4.5), 2), // take profit at this many entry-vols
-      stopLossVol: round(this.r.range(2.0, 3.5), 2),
-      maxHoldTicks: this.r.int(8, 20),
-      notionalUsd: this.r.pick([5000, 10000, 20000]),
-    };
-    this.sdk = new FarmbrainAgent({ agentId: this.id, connection: nc, namespace, partitions });
-    this.positions = new Map(); // symbol -> open position
-    this.memories = []; // { memoryId, kind, tags, importance, tick }
-    this.pnl = { realized: 0, fees: 0, wins: 0, losses: 0, trades: 0 };
-    this.orderSeq = 0;
-    this.lastObservation = -1000;
-    this.ticks = 0;
+    this.sdk = new FarmbrainAgent({
+      agentId: id,
+      connection: nc,
+      namespace,
+      partitions,
+      ...(gateway ? { gateway, gatewayTimeoutMs: READ_TIMEOUT_MS } : {}),
+    });
+    this.denied = new Set();
   }
 
   /** Runs one SDK call; a rejection is logged with its code and the agent carries on. */
@@ -250,15 +361,147 @@ class DemoAgent {
     }
   }
 
+  /** One read through the gateway; null (and the fleet's read monitor told) when it fails or there is no gateway. */
+  async read(what, fn) {
+    if (!this.gateway) return null;
+    try {
+      const r = await fn();
+      this.reads.ok();
+      return r;
+    } catch (err) {
+      this.reads.failed(this.id, what, err);
+      return null;
+    }
+  }
+
+  /** The scope a memory meant for (scope, scopeId) gets: that one when the policy lets this agent write it, else private. */
+  scopeFor(scope, scopeId = '') {
+    if (scope === 'agent') return { scope: 'agent', scopeId: '' };
+    const denial = writeDenial(this.policy, this.id, scope, scopeId);
+    if (!denial) return { scope, scopeId: scope === 'team' ? scopeId : '' };
+    const key = scope === 'fleet' ? 'fleet' : `team:${scopeId}`;
+    if (!this.denied.has(key)) {
+      this.denied.add(key);
+      this.log(`${this.id}: keeps the memories it meant for ${key} private: ${denial}`);
+    }
+    return { scope: 'agent', scopeId: '' };
+  }
+
+  /** Stores a memory; counts it, and shared ones separately. Resolves with the receipt (with memoryId) or null. */
+  async remember(m) {
+    const r = await this.call('remember', () => this.sdk.remember(m));
+    if (r) {
+      this.stats.memories += 1;
+      if (m.scope && m.scope !== 'agent') this.stats.shared += 1;
+    }
+    return r;
+  }
+
+  /**
+   * A shared memory this agent keeps across runs (a playbook, the risk limits):
+   * found with a recall by its tags, updated when there, stored when not.
+   */
+  async keepShared({ kind, tags, text, importance, scope, scopeId, label }) {
+    const found = await this.read('recall', () => this.sdk.recall({ kinds: [kind], tags, scopes: [scope], k: 20 }));
+    const mine = found?.hits.find((h) => h.memory.agentId === this.id && h.memory.scope === scope && h.memory.scopeId === scopeId);
+    if (mine) {
+      const u = await this.call('updateMemory', () => this.sdk.updateMemory({ memoryId: mine.memory.memoryId, text, importance }));
+      if (u) {
+        this.stats.updates += 1;
+        this.log(`${this.id} updates ${label} (memory ${mine.memory.memoryId}, version ${mine.memory.version} -> ${mine.memory.version + 1})`);
+      }
+      return mine.memory.memoryId;
+    }
+    const m = await this.remember({ kind, text, tags, importance, scope, scopeId });
+    if (m) this.log(`${this.id} stores ${label}${scope === 'agent' ? ' (privately)' : ''} (memory ${m.memoryId})`);
+    return m?.memoryId;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// One simulated trading agent
+
+class DemoAgent extends FleetMember {
+  constructor({ index, seed, session, market, runTag, ...common }) {
+    const me = demoRoster(index + 1)[index];
+    super({ id: me.id, ...common });
+    this.name = me.name;
+    this.team = me.team;
+    this.strategy = me.strategy;
+    this.lead = me.lead;
+    this.r = rng(seed ^ hash(this.id));
+    this.market = market;
+    this.runTag = runTag;
+    this.session = session;
+    this.symbols = [SYMBOLS[index % SYMBOLS.length].symbol, SYMBOLS[(index + 1 + Math.floor(index / SYMBOLS.length)) % SYMBOLS.length].symbol];
+    const entry = { momentum: [1.2, 1.8], 'mean-reversion': [1.5, 2.1], breakout: [0, 0] }[this.strategy];
+    this.params = {
+      entry: round(this.r.range(entry[0], entry[1]), 2),
+      maxVolRatio: round(this.r.range(1.6, 2.2), 2),
+      minVolRatio: round(this.r.range(0.8, 1.1), 2),
+      takeProfitVol: round(this.r.range(2.5, 4.5), 2), // take profit at this many entry-vols
+      stopLossVol: round(this.r.range(2.0, 3.5), 2),
+      maxHoldTicks: this.r.int(8, 20),
+      notionalUsd: this.r.pick([5000, 10000, 20000]),
+    };
+    this.positions = new Map(); // symbol -> open position
+    this.memories = []; // this run's own memories: { memoryId, kind, tags, importance, tick }
+    this.pnl = { realized: 0, fees: 0, wins: 0, losses: 0, trades: 0 };
+    this.orderSeq = 0;
+    this.lastObservation = -1000;
+    this.ticks = 0;
+  }
+
   async start() {
     await this.call('register', () => this.sdk.register({
       name: this.name,
       team: this.team,
       strategy: this.strategy,
-      config: { ...this.params, symbols: this.symbols, lookback: 20 },
+      config: { ...this.params, symbols: this.symbols, lookback: 20, lead: this.lead, situation: SITUATION_FEATURES, session: this.session },
     }));
     // Explicitly active again (a previous run ended with 'stopped'; a re-registration alone does not reset it in Postgres).
     await this.call('setStatus', () => this.sdk.setStatus('active', { reason: 'demo fleet started' }));
+  }
+
+  /** Memory set-up once the gateway answers: books left open by an earlier run, and the lead's team playbook. */
+  async prepare() {
+    await this.#closeLeftovers();
+    if (this.lead) {
+      const { scope, scopeId } = this.scopeFor('team', this.team);
+      if (scope === 'team') {
+        await this.keepShared({
+          kind: 'procedure', tags: ['playbook', this.team], text: PLAYBOOKS[this.strategy](this.params), importance: 0.8,
+          scope, scopeId, label: `the ${this.team} team playbook`,
+        });
+      }
+    }
+  }
+
+  /**
+   * Positions an earlier run left open (it was killed before it could flatten):
+   * closed at their entry price (that run's market is gone; the loss is the
+   * fees), so each run starts with flat books.
+   */
+  async #closeLeftovers() {
+    if (!this.gateway) return;
+    const page = await this.read('list open positions', async () => {
+      const res = await fetch(`${this.gateway}/v1/agents/${this.id}/positions?status=open&limit=50`, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
+      if (!res.ok) throw Object.assign(new Error(`GET positions answered ${res.status}`), { code: 'GATEWAY_ERROR' });
+      return res.json();
+    });
+    for (const p of page?.items ?? []) {
+      if (!p.qty) continue;
+      const side = p.qty > 0 ? 'long' : 'short';
+      const realizedPnl = round(-(p.fees ?? 0), 2);
+      const d = await this.call('recordDecision', () => this.sdk.recordDecision({
+        symbol: p.symbol, action: 'close', size: Math.abs(p.qty), confidence: 1,
+        rationale: `restart: an earlier run left this ${side} ${Math.abs(p.qty)} ${p.symbol} open; closing it at its entry price ${p.avgPrice}`,
+      }));
+      const c = await this.call('closePosition', () => this.sdk.closePosition({
+        symbol: p.symbol, realizedPnl, exitPrice: p.avgPrice, decisionIds: [...(p.decisionIds ?? []), ...(d ? [d.eventId] : [])],
+      }));
+      if (c) this.log(`${this.id} closes the ${side} ${Math.abs(p.qty)} ${p.symbol} an earlier run left open: P&L ${usd(realizedPnl)}`);
+    }
   }
 
   async tick() {
@@ -275,21 +518,41 @@ class DemoAgent {
     if ((this.ticks + hash(this.id)) % 20 === 0) await this.checkpoint(`tick-${this.market.tick}`);
   }
 
-  /** Lessons and reflections about this symbol the agent recalls before acting. */
-  #recall(symbol) {
+  /** The lessons and reflections about this symbol from this run, which set the size (deterministic, unlike a recall). */
+  #working(symbol) {
     return this.memories
       .filter((m) => (m.kind === 'lesson' || m.kind === 'reflection') && m.tags.includes(symbol))
       .sort((a, b) => b.importance - a.importance || b.tick - a.tick)
       .slice(0, 3);
   }
 
+  /**
+   * What farmbrain knows before a decision: a recall (own, team and fleet
+   * memories; recorded, and cited by the decision through the correlation id
+   * and recallIds) and the outcomes of similar past decisions.
+   */
+  async #consult(symbol, f, action, correlationId) {
+    if (!this.gateway) return {};
+    const intent = action === 'buy' ? 'long entry' : action === 'sell' ? 'short entry' : 'entry';
+    const query = `${symbol} ${f.regime} ${this.strategy} ${intent} lessons risk`;
+    const [recall, similar] = await Promise.all([
+      this.read('recall', () => this.sdk.recall({ query, k: 5, correlationId })),
+      this.read('recallSimilarDecisions', () => this.sdk.recallSimilarDecisions({ situation: f.situation, symbol, k: 10, includeTeam: true })),
+    ]);
+    if (recall) this.stats.recalls += 1;
+    if (similar) this.stats.similar += 1;
+    return { recall, similar };
+  }
+
   async #consider(symbol, f) {
     const sig = STRATEGIES[this.strategy](f, this.params);
-    const recalled = this.#recall(symbol);
+    // Flat without a signal: a 'hold' is recorded (and memory consulted) every few ticks only.
+    if (sig.action === 'hold' && (this.ticks + this.symbols.indexOf(symbol)) % FLAT_HOLD_EVERY !== 0) return;
+    const working = this.#working(symbol);
     let { confidence, why } = sig;
     let sizeMult = 1;
-    if (sig.action !== 'hold' && recalled.length > 0) {
-      const losses = recalled.filter((m) => m.tags.includes('loss')).length;
+    if (sig.action !== 'hold' && working.length > 0) {
+      const losses = working.filter((m) => m.tags.includes('loss')).length;
       if (losses >= 2) {
         confidence *= 0.8;
         sizeMult = 0.5;
@@ -305,19 +568,28 @@ class DemoAgent {
       qty = round((this.params.notionalUsd * sizeMult * (0.5 + confidence)) / f.price, spec.qtyDecimals);
       if (spec.qtyDecimals === 0) qty = Math.max(1, qty);
     }
+    const correlationId = `${this.id}.${this.runTag}.t${this.market.tick}.${symbol}`;
+    const { recall, similar } = await this.#consult(symbol, f, sig.action, correlationId);
+    const hits = recall?.hits ?? [];
+    const memoryIds = recall ? hits.slice(0, 3).map((h) => h.memory.memoryId) : working.map((m) => m.memoryId);
+    const st = similar?.stats;
+    const notes = [];
+    if (st) notes.push(st.n > 0 ? `similar ${symbol} setups: ${st.wins}/${st.n} won, mean ${usd(st.meanPnl)}` : `no similar ${symbol} setup closed yet`);
+    if (hits.length > 0) notes.push(`recalled ${hits.length}, top ${hits[0].memory.kind}: "${cut(hits[0].memory.text, 80)}"`);
     const d = await this.call('recordDecision', () => this.sdk.recordDecision({
       symbol,
       action: sig.action,
       size: qty,
       confidence: round(confidence, 3),
-      rationale: `${this.strategy}: ${why}`,
-      situation: f.vector,
-      memoryIds: recalled.map((m) => m.memoryId),
-    }));
+      rationale: `${this.strategy}: ${why}${notes.length ? ` [memory: ${notes.join('; ')}]` : ''}`,
+      situation: f.situation,
+      memoryIds,
+      recallIds: recall ? [recall.recallId] : [],
+    }, { correlationId }));
     this.stats.decisions += d ? 1 : 0;
     if (!d || sig.action === 'hold' || qty <= 0) return;
     const fill = this.#fill(symbol, sig.action, qty);
-    const t = await this.call('recordTrade', () => this.sdk.recordTrade({ ...fill, decisionId: d.eventId }));
+    const t = await this.call('recordTrade', () => this.sdk.recordTrade({ ...fill, decisionId: d.eventId }, { correlationId }));
     if (!t) return; // not recorded: the agent does not consider itself in the position
     this.stats.trades += 1;
     this.pnl.trades += 1;
@@ -329,12 +601,14 @@ class DemoAgent {
       entryFees: fill.fees,
       entryTick: this.ticks,
       entryVol: f.vol20 || spec.vol,
-      situation: f.vector,
+      situation: f.situation,
+      regime: f.regime,
       why,
       ids: [d.eventId, t.eventId],
       decisionIds: [d.eventId],
     });
-    this.log(`${this.id} opens ${sig.action === 'buy' ? 'LONG ' : 'SHORT'} ${qty} ${symbol} @ ${fill.price} (conf ${confidence.toFixed(2)}): ${why}`);
+    const memo = [st ? (st.n > 0 ? `similar setups ${st.wins}/${st.n} won` : 'no similar setups yet') : '', recall ? `${hits.length} recalled` : ''].filter(Boolean).join(', ');
+    this.log(`${this.id} opens ${sig.action === 'buy' ? 'LONG ' : 'SHORT'} ${qty} ${symbol} @ ${fill.price} (conf ${confidence.toFixed(2)}${memo ? `; ${memo}` : ''}): ${why}`);
   }
 
   #fill(symbol, side, qty) {
@@ -343,7 +617,8 @@ class DemoAgent {
     const price = round(mid * (1 + ((side === 'buy' ? 1 : -1) * spec.slipBps) / 10_000), 2);
     const fees = round(qty * price * spec.feeRate, 4);
     this.orderSeq += 1;
-    return { orderId: `${this.id}-o${this.orderSeq}`, symbol, side, qty, price, fees };
+    // The run tag keeps order ids unique across runs in one namespace.
+    return { orderId: `${this.id}-${this.runTag}-o${this.orderSeq}`, symbol, side, qty, price, fees };
   }
 
   /** The exit rule: take profit, stop loss, strategy exit, or time. Returns the reason or null. */
@@ -365,7 +640,7 @@ class DemoAgent {
         size: pos.qty,
         confidence: round(clamp(0.5 + move / (this.params.takeProfitVol * pos.entryVol) / 2, 0.1, 0.9), 3),
         rationale: `${this.strategy}: holding ${pos.side} ${pos.qty} ${symbol}, ${pct(move)} since entry, ${this.ticks - pos.entryTick}/${this.params.maxHoldTicks} ticks`,
-        situation: f.vector,
+        situation: f.situation,
         memoryIds: [],
       }));
       this.stats.decisions += d ? 1 : 0;
@@ -383,7 +658,8 @@ class DemoAgent {
       size: pos.qty,
       confidence: reason === 'shutdown' ? 1 : 0.9,
       rationale: `${this.strategy}: ${reason} on ${pos.side} ${symbol} at ${pct(move)} after ${this.ticks - pos.entryTick} ticks`,
-      situation: f.vector,
+      // No situation: the position's outcome belongs to its entry, and a close with
+      // a situation would count the same position twice in recallSimilarDecisions.
       memoryIds: [],
     }));
     this.stats.decisions += d ? 1 : 0;
@@ -410,31 +686,34 @@ class DemoAgent {
     }
   }
 
+  /**
+   * After a close: a lesson after a loss (the lead shares it with its team), a
+   * reflection after half the wins; an outcome that repeats raises the older
+   * memory's importance (an update).
+   */
   async #reflect(symbol, pos, reason, pnl, notional, sourceEventIds) {
     const win = pnl >= 0;
+    const remember = !win || this.r.chance(0.5);
     const ret = pnl / notional;
     const held = this.ticks - pos.entryTick;
-    // Bigger P&L (relative to the position's size), more important: 1% of notional -> 0.55, 2.8% -> 1.
-    const importance = round(clamp(0.3 + Math.abs(ret) * 25, 0.05, 1), 3);
-    const text = win
-      ? `Won $${pnl.toFixed(2)} (${pct(ret)}) on a ${this.strategy} ${pos.side} in ${symbol} held ${held} ticks, exit by ${reason}. The entry (${pos.why}) paid off; this setup is worth repeating.`
-      : `Lost $${Math.abs(pnl).toFixed(2)} (${pct(ret)}) on a ${this.strategy} ${pos.side} in ${symbol} held ${held} ticks, exit by ${reason}. Entry was: ${pos.why}. ` +
-        (reason === 'stop-loss' ? 'Lesson: the move reversed fast; demand a stronger signal or size down here.' : 'Lesson: the edge did not show up in time; fees ate the rest.');
-    // Big losses are shared with the team.
-    const teamScope = !win && Math.abs(ret) > 0.01;
-    const m = await this.call('remember', () => this.sdk.remember({
-      kind: win ? 'reflection' : 'lesson',
-      text,
-      tags: [symbol, win ? 'win' : 'loss', this.strategy, reason],
-      importance,
-      scope: teamScope ? 'team' : 'agent',
-      scopeId: teamScope ? this.team : '',
-      sourceEventIds,
-      situation: pos.situation,
-    }));
-    this.stats.memories += m ? 1 : 0;
+    const kind = win ? 'reflection' : 'lesson';
+    const tags = [symbol, pos.regime, win ? 'win' : 'loss', this.strategy, reason];
+    let m = null;
+    if (remember) {
+      // Bigger P&L (relative to the position's size), more important: 1% of notional -> 0.55, 2.8% -> 1.
+      const importance = round(clamp(0.3 + Math.abs(ret) * 25, 0.05, 1), 3);
+      const text = win
+        ? `Won $${pnl.toFixed(2)} (${pct(ret)}) on a ${this.strategy} ${pos.side} in ${symbol} in a ${pos.regime} market, held ${held} ticks, exit by ${reason}. The entry (${pos.why}) paid off; this setup is worth repeating.`
+        : `Lost $${Math.abs(pnl).toFixed(2)} (${pct(ret)}) on a ${this.strategy} ${pos.side} in ${symbol} in a ${pos.regime} market, held ${held} ticks, exit by ${reason}. Entry was: ${pos.why}. ` +
+          (reason === 'stop-loss' ? 'Lesson: the move reversed fast; demand a stronger signal or size down here.' : 'Lesson: the edge did not show up in time; fees ate the rest.');
+      // The team lead shares its losing lessons with the team.
+      const { scope, scopeId } = this.lead && !win ? this.scopeFor('team', this.team) : { scope: 'agent', scopeId: '' };
+      m = await this.remember({ kind, text, tags, importance, scope, scopeId, sourceEventIds, situation: pos.situation });
+      if (m && scope === 'team') this.log(`${this.id} shares a lesson with team ${this.team}: ${cut(text, 120)}`);
+      if (m) this.memories.push({ memoryId: m.memoryId, kind, tags, importance, tick: this.ticks });
+    }
     // A repeated outcome on the same symbol confirms the older memory: raise its importance.
-    const older = this.memories.find((x) => x.kind === (win ? 'reflection' : 'lesson') && x.tags.includes(symbol));
+    const older = this.memories.find((x) => x.kind === kind && x.tags.includes(symbol) && x.memoryId !== m?.memoryId);
     if (older && this.r.chance(0.6)) {
       const importance2 = round(Math.min(1, older.importance + 0.1), 3);
       const u = await this.call('updateMemory', () => this.sdk.updateMemory({ memoryId: older.memoryId, importance: importance2, tags: ['confirmed'] }));
@@ -444,7 +723,6 @@ class DemoAgent {
         this.stats.updates += 1;
       }
     }
-    if (m) this.memories.push({ memoryId: m.memoryId, kind: win ? 'reflection' : 'lesson', tags: [symbol, win ? 'win' : 'loss', this.strategy, reason], importance, tick: this.ticks });
   }
 
   async #maybeObserve() {
@@ -454,19 +732,18 @@ class DemoAgent {
     const notable = f.volRatio > 1.7 || Math.abs(f.z20) > 2.4 || f.breakoutUp > 0 || f.breakoutDown > 0;
     if (!notable && !this.r.chance(0.04)) return;
     this.lastObservation = this.ticks;
-    const looks = f.volRatio > 1.7 ? 'volatile' : Math.abs(f.r20) > 2.5 * f.vol20 * Math.sqrt(20) / 2 ? (f.r20 > 0 ? 'trending up' : 'trending down') : 'range-bound';
-    const tags = [symbol, f.volRatio > 1.7 ? 'volatility' : 'regime'];
-    const m = await this.call('remember', () => this.sdk.remember({
+    const looks = f.regime === 'trending' ? `trending ${f.trend > 0 ? 'up' : 'down'}` : f.regime;
+    const tags = [symbol, f.regime];
+    const importance = round(clamp(0.2 + 0.15 * Math.max(f.volRatio - 1, Math.abs(f.z20) - 1.5, 0), 0.1, 0.7), 3);
+    const m = await this.remember({
       kind: 'observation',
-      text: `${symbol} looks ${looks}: 20-tick return ${pct(f.r20)}, volatility ${pct(f.vol20, 3)}/tick (${f.volRatio.toFixed(1)}x its 60-tick level), z-score ${f.z20.toFixed(2)}, price ${f.price}.`,
+      text: `${symbol} looks ${looks}: 20-tick return ${pct(f.r20)} (${f.trend.toFixed(1)}σ), volatility ${pct(f.vol20, 3)}/tick (${f.volRatio.toFixed(1)}x normal), ` +
+        `z-score ${f.z20.toFixed(2)}, RSI ${f.rsi.toFixed(0)}${this.market.spec(symbol).perp ? `, funding ${f.funding.toFixed(1)} bps` : ''}, price ${f.price}.`,
       tags,
-      importance: round(clamp(0.2 + 0.15 * Math.max(f.volRatio - 1, Math.abs(f.z20) - 1.5, 0), 0.1, 0.7), 3),
-      situation: f.vector,
-    }));
-    if (m) {
-      this.stats.memories += 1;
-      this.memories.push({ memoryId: m.memoryId, kind: 'observation', tags, importance: 0.3, tick: this.ticks });
-    }
+      importance,
+      situation: f.situation,
+    });
+    if (m) this.memories.push({ memoryId: m.memoryId, kind: 'observation', tags, importance, tick: this.ticks });
   }
 
   /** Observations go stale: past a handful, the oldest is forgotten now and then. */
@@ -493,6 +770,8 @@ class DemoAgent {
       positions: Object.fromEntries([...this.positions].map(([s, p]) => [s, { side: p.side, qty: p.qty, entryPrice: p.entryPrice, entryTick: p.entryTick }])),
       memories: this.memories.length,
       orderSeq: this.orderSeq,
+      session: this.session,
+      runTag: this.runTag,
     };
     const c = await this.call('saveCheckpoint', () => this.sdk.saveCheckpoint(label, JSON.stringify(state)));
     this.stats.checkpoints += c ? 1 : 0;
@@ -510,22 +789,157 @@ class DemoAgent {
 }
 
 // ---------------------------------------------------------------------------
+// The risk desk: fleet-wide facts and alerts (fleet scope), no trading
+
+const ALERT_ON = 1.7; // volatility ratio that raises an alert
+const ALERT_STEP = 0.3; // rise that updates it
+const ALERT_OFF = 1.2; // below this the alert is withdrawn (forgotten)
+const ALERT_TTL_MS = 15 * 60_000;
+
+class RiskDesk extends FleetMember {
+  constructor({ market, traders, session, ...common }) {
+    super({ id: RISK_DESK_ID, ...common });
+    this.market = market;
+    this.session = session;
+    this.traders = traders;
+    this.alerts = new Map(); // symbol -> { memoryId, level }
+    this.ticks = 0;
+  }
+
+  async start() {
+    await this.call('register', () => this.sdk.register({
+      name: 'Risk Desk', team: 'risk', strategy: 'risk-monitor',
+      config: { watches: SYMBOLS.map((s) => s.symbol), alertOn: ALERT_ON, alertOff: ALERT_OFF, trades: false, session: this.session },
+    }));
+    await this.call('setStatus', () => this.sdk.setStatus('active', { reason: 'demo fleet started' }));
+  }
+
+  /** The standing risk-limits fact (kept across runs), and alerts an earlier run left behind withdrawn. */
+  async prepare() {
+    const { scope, scopeId } = this.scopeFor('fleet');
+    const maxNotional = Math.max(...this.traders.map((a) => a.params.notionalUsd)) * 1.5;
+    const maxStop = Math.max(...this.traders.map((a) => a.params.stopLossVol));
+    await this.keepShared({
+      kind: 'fact', tags: ['risk-limits', 'fleet'], importance: 0.9, scope, scopeId, label: 'the fleet risk limits',
+      text: `Fleet risk limits (risk desk): one open position per agent and symbol; notional per position at most $${maxNotional.toLocaleString('en-US')}; ` +
+        `every position carries a stop-loss of at most ${maxStop} entry-volatilities and a time exit; size down on symbols under a risk-desk volatility alert; ` +
+        `all positions are flattened when the fleet stops. Watched: ${SYMBOLS.map((s) => s.symbol).join(', ')}.`,
+    });
+    // Alerts expire by themselves; an earlier run stopped cleanly withdraws its own, a killed one may leave some.
+    const stale = await this.read('recall', () => this.sdk.recall({ tags: ['risk-alert'], scopes: [scope], k: 100 }));
+    const withdrawn = [];
+    for (const h of stale?.hits ?? []) {
+      if (h.memory.agentId !== this.id) continue;
+      const ok = await this.call('forget', () => this.sdk.forget(h.memory.memoryId, 'stale: raised by an earlier run of the risk desk'));
+      if (ok) {
+        this.stats.forgets += 1;
+        withdrawn.push(h.memory.tags.find((t) => SYMBOLS.some((x) => x.symbol === t)) ?? h.memory.memoryId);
+      }
+    }
+    if (withdrawn.length) this.log(`${this.id} withdraws alerts an earlier run left behind (forgotten): ${withdrawn.join(', ')}`);
+  }
+
+  async tick() {
+    this.ticks += 1;
+    for (const { symbol } of SYMBOLS) {
+      const f = this.market.features(symbol);
+      const a = this.alerts.get(symbol);
+      const text = (level) => `Risk desk alert: ${symbol} volatility is ${level.toFixed(1)}x its normal level (20-tick return ${pct(f.r20)}, price ${f.price}). ` +
+        'Fleet-wide: size new positions down, widen no stops, and prefer to wait out range breaks until the alert is withdrawn.';
+      if (!a && f.volRatio >= ALERT_ON) {
+        const { scope, scopeId } = this.scopeFor('fleet');
+        const m = await this.remember({
+          kind: 'observation', text: text(f.volRatio), tags: [symbol, 'volatile', 'risk-alert'], importance: 0.85, scope, scopeId,
+          situation: f.situation, expiresAt: Date.now() + ALERT_TTL_MS,
+        });
+        if (m) {
+          this.alerts.set(symbol, { memoryId: m.memoryId, level: f.volRatio });
+          this.log(`${this.id} ${scope === 'fleet' ? 'raises a fleet alert' : 'notes (privately) an alert'}: ${symbol} volatility ${f.volRatio.toFixed(1)}x normal`);
+        }
+      } else if (a && f.volRatio >= a.level + ALERT_STEP) {
+        const u = await this.call('updateMemory', () => this.sdk.updateMemory({
+          memoryId: a.memoryId, text: text(f.volRatio), importance: round(Math.min(1, 0.85 + (f.volRatio - ALERT_ON) / 10), 3), expiresAt: Date.now() + ALERT_TTL_MS,
+        }));
+        if (u) {
+          this.stats.updates += 1;
+          a.level = f.volRatio;
+          this.log(`${this.id} updates its ${symbol} alert: volatility now ${f.volRatio.toFixed(1)}x normal`);
+        }
+      } else if (a && f.volRatio < ALERT_OFF) {
+        const ok = await this.call('forget', () => this.sdk.forget(a.memoryId, `${symbol} volatility back to ${f.volRatio.toFixed(1)}x normal`));
+        if (ok) {
+          this.stats.forgets += 1;
+          this.alerts.delete(symbol);
+          this.log(`${this.id} withdraws its ${symbol} alert (forgotten): volatility back to ${f.volRatio.toFixed(1)}x normal`);
+        }
+      }
+    }
+  }
+
+  async stop(timeoutMs, clean) {
+    if (clean) {
+      const withdrawn = [];
+      for (const [symbol, a] of [...this.alerts]) {
+        const ok = await this.call('forget', () => this.sdk.forget(a.memoryId, 'withdrawn: the risk desk stopped'));
+        if (ok) {
+          this.stats.forgets += 1;
+          this.alerts.delete(symbol);
+          withdrawn.push(symbol);
+        }
+      }
+      if (withdrawn.length) this.log(`${this.id} withdraws its alerts on ${withdrawn.join(', ')} (forgotten): the desk stops watching`);
+      await this.call('setStatus', () => this.sdk.setStatus('stopped', { reason: 'demo fleet stopped' }));
+    }
+    await this.call('close', () => this.sdk.close(timeoutMs));
+  }
+}
+
+// ---------------------------------------------------------------------------
 // The fleet
 
 /**
- * Starts `agents` simulated agents on one shared NATS connection; a new tick every `tickMs`.
- * Returns { agents: ids, stop() } — stop() flattens positions, flushes and closes.
+ * This run's session number in the namespace: one more than the session the
+ * risk desk registered with last (1 in a fresh namespace, or without a gateway).
+ */
+async function nextSession(base) {
+  if (!base) return 1;
+  try {
+    const res = await fetch(`${base}/v1/agents/${RISK_DESK_ID}`, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
+    if (!res.ok) return 1;
+    const last = (await res.json())?.config?.session;
+    return Number.isInteger(last) && last >= 1 ? last + 1 : 1;
+  } catch {
+    return 1;
+  }
+}
+
+/**
+ * Starts `agents` simulated trading agents and the risk desk on one shared
+ * NATS connection; a new tick every `tickMs`. With `gateway` (the gateway's
+ * base URL) they also read their memory back (recall, similar decisions);
+ * without, they only record. `scopePolicy` is the policy ingest runs with
+ * (parsed, or its JSON text; default: demoScopePolicy(agents)): a shared
+ * memory it would refuse is kept private instead.
+ *
+ * Returns { agents: trading agent ids, riskDesk, roster, stats, situation(symbol), stop() };
+ * stop() flattens positions, withdraws alerts, flushes and closes.
  */
 export async function startDemoFleet({
   natsUrl = 'nats://127.0.0.1:4222',
   namespace = 'fb',
   partitions = 8,
+  gateway,
+  scopePolicy,
   agents = 6,
   tickMs = 500,
   seed = 42,
   log = console.log,
 } = {}) {
   if (!Number.isInteger(agents) || agents < 1 || agents > 200) throw new Error(`agents must be an integer from 1 to 200, got ${agents}`);
+  let policy = scopePolicy ?? demoScopePolicy(agents);
+  if (typeof policy === 'string') policy = parseScopePolicy(policy);
+  policy = { writers: {}, teams: {}, ...(policy ?? EMPTY_SCOPE_POLICY) };
+  const base = gateway ? String(gateway).replace(/\/+$/, '') : undefined;
   const nc = await connect({
     servers: natsUrl.split(','),
     name: 'farmbrain-demo-fleet',
@@ -533,18 +947,37 @@ export async function startDemoFleet({
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });
-  const market = new Market(seed >>> 0);
+  // Each run in a namespace is the next session of the demo: the same agents on the market's next
+  // stretch, so what they recall from earlier runs is not a copy of what they are about to live.
+  const session = await nextSession(base);
+  const market = new Market(session === 1 ? seed >>> 0 : (seed ^ hash(`session ${session}`)) >>> 0);
   for (let i = 0; i < 80; i++) market.step(); // history for the lookbacks
-  const stats = { decisions: 0, trades: 0, closes: 0, memories: 0, updates: 0, forgets: 0, checkpoints: 0, errors: 0 };
-  const fleet = Array.from({ length: agents }, (_, index) => new DemoAgent({ index, seed, market, nc, namespace, partitions, log, stats }));
+  const stats = {
+    decisions: 0, trades: 0, closes: 0, memories: 0, shared: 0, updates: 0, forgets: 0, checkpoints: 0,
+    recalls: 0, similar: 0, errors: 0, readErrors: 0,
+  };
+  const reads = readMonitor(log, stats);
+  const runTag = Date.now().toString(36);
+  const common = { nc, namespace, partitions, gateway: base, policy, reads, log, stats };
+  const traders = Array.from({ length: agents }, (_, index) => new DemoAgent({ index, seed, session, market, runTag, ...common }));
+  const risk = new RiskDesk({ market, traders, session, ...common });
+  const members = [...traders, risk];
   // Registrations normally take milliseconds; if JetStream does not acknowledge
   // them (no ingress stream, NATS trouble) the fleet still starts, and says so.
-  const registered = await Promise.race([
-    Promise.all(fleet.map((a) => a.start())).then(() => true),
-    new Promise((r) => setTimeout(() => r(false), 10_000).unref()),
-  ]);
-  if (!registered) log(`demo fleet: registrations not acknowledged by JetStream within 10 s (is ingress stream ${namespace.toUpperCase()}_INGRESS provisioned?); going on`);
-  log(`demo fleet: ${agents} agents (${fleet.map((a) => a.id).join(', ')}) trading ${SYMBOLS.map((s) => s.symbol).join(', ')}, a tick every ${tickMs} ms, seed ${seed}`);
+  const within = (p, ms) => Promise.race([p.then(() => true, () => true), new Promise((r) => setTimeout(() => r(false), ms).unref())]);
+  if (!(await within(Promise.all(members.map((a) => a.start())), 10_000))) {
+    log(`demo fleet: registrations not acknowledged by JetStream within 10 s (is ingress stream ${namespace.toUpperCase()}_INGRESS provisioned?); going on`);
+  }
+  // Shared memories kept across runs, leftovers of a killed run. Reads time out on their own; this bounds the lot.
+  if (base && !(await within(Promise.all(members.map((a) => a.prepare())), 30_000))) {
+    log('demo fleet: memory set-up (playbooks, risk limits, leftover positions) still running after 30 s; going on');
+  }
+  const leads = traders.filter((a) => a.lead).map((a) => a.id);
+  log(`demo fleet: ${agents} agents (${traders.map((a) => a.id).join(', ')}) and ${risk.id} watching ${SYMBOLS.map((s) => s.symbol).join(', ')}, ` +
+    `a tick every ${tickMs} ms, seed ${seed}, session ${session}${session > 1 ? ' (earlier sessions\' memories are recalled)' : ''}`);
+  log(base
+    ? `demo fleet: before deciding, agents recall memories and similar past decisions from ${base}; leads ${leads.join(', ')} keep team memories, ${risk.id} fleet memories`
+    : 'demo fleet: no gateway given: agents record but do not read their memory back');
 
   let stopping = false;
   let wake;
@@ -555,22 +988,24 @@ export async function startDemoFleet({
     const stalled = Date.now() - tickStarted;
     if (stopping || stalled < 5000 || Date.now() - lastStallLog < 15_000) return;
     lastStallLog = Date.now();
-    const pending = fleet.reduce((n, a) => n + a.sdk.pending, 0);
+    const pending = members.reduce((n, a) => n + a.sdk.pending, 0);
     log(`demo fleet: tick ${market.tick} has waited ${(stalled / 1000).toFixed(0)} s for JetStream to acknowledge ${pending} events (is NATS up?)`);
   }, 1000).unref();
   const loop = (async () => {
     while (!stopping) {
       const started = (tickStarted = Date.now());
       market.step();
-      await Promise.all(fleet.map((a) => a.tick().catch((err) => {
+      await Promise.all(members.map((a) => a.tick().catch((err) => {
         stats.errors += 1;
         log(`${a.id}: tick failed: ${err?.stack ?? err}`);
       })));
       if (market.tick % 40 === 0) {
-        const pnl = fleet.reduce((s, a) => s + a.pnl.realized, 0);
-        const open = fleet.reduce((s, a) => s + a.positions.size, 0);
+        const pnl = traders.reduce((s, a) => s + a.pnl.realized, 0);
+        const open = traders.reduce((s, a) => s + a.positions.size, 0);
         log(`demo fleet: tick ${market.tick}: ${stats.decisions} decisions, ${stats.trades} trades, ${stats.closes} closes (fleet P&L ${usd(pnl)}, ${open} open), ` +
-          `${stats.memories} memories (${stats.updates} updated, ${stats.forgets} forgotten), ${stats.checkpoints} checkpoints, ${stats.errors} errors`);
+          `${stats.memories} memories (${stats.shared} shared, ${stats.updates} updated, ${stats.forgets} forgotten), ` +
+          `${stats.recalls} recalls, ${stats.similar} similar-decision lookups, ${stats.checkpoints} checkpoints, ${stats.errors} errors` +
+          (stats.readErrors ? `, ${stats.readErrors} failed reads` : ''));
       }
       tickStarted = Infinity; // not stalled while sleeping
       const wait = Math.max(10, tickMs - (Date.now() - started));
@@ -583,8 +1018,12 @@ export async function startDemoFleet({
 
   let stopped;
   return {
-    agents: fleet.map((a) => a.id),
+    agents: traders.map((a) => a.id),
+    riskDesk: risk.id,
+    roster: traders.map((a) => ({ id: a.id, team: a.team, lead: a.lead, symbols: [...a.symbols] })),
     stats,
+    /** The current situation vector of a symbol (SITUATION_FEATURES). */
+    situation: (symbol) => market.features(symbol).situation,
     stop(timeoutMs = 8000) {
       stopped ??= (async () => {
         stopping = true;
@@ -592,9 +1031,10 @@ export async function startDemoFleet({
         wake?.();
         // A tick blocked on an unreachable NATS does not hold the stop up: close() times it out.
         const finished = await Promise.race([loop.then(() => true), new Promise((r) => setTimeout(() => r(false), Math.min(3000, timeoutMs)).unref())]);
-        await Promise.all(fleet.map((a) => a.stop(timeoutMs, finished)));
+        await Promise.all(members.map((a) => a.stop(timeoutMs, finished)));
         await nc.drain().catch(() => nc.close());
-        log(`demo fleet stopped: ${stats.decisions} decisions, ${stats.trades} trades, ${stats.closes} closes, ${stats.memories} memories, ${stats.checkpoints} checkpoints, ${stats.errors} errors`);
+        log(`demo fleet stopped: ${stats.decisions} decisions, ${stats.trades} trades, ${stats.closes} closes, ${stats.memories} memories (${stats.shared} shared), ` +
+          `${stats.recalls} recalls, ${stats.similar} similar-decision lookups, ${stats.checkpoints} checkpoints, ${stats.errors} errors`);
       })();
       return stopped;
     },
@@ -618,13 +1058,29 @@ if (isMain) {
     return n;
   };
   const natsUrl = env.NATS_URL || 'nats://127.0.0.1:4222';
+  const agents = int('FB_DEMO_AGENTS', 6);
+  const gateway = env.FB_GATEWAY_URL || `http://${env.FB_GATEWAY_HOST && !['0.0.0.0', '::'].includes(env.FB_GATEWAY_HOST) ? env.FB_GATEWAY_HOST : '127.0.0.1'}:${env.FB_GATEWAY_PORT || 8080}`;
+  // The policy the services run with: the same environment's, else the one the demo is written for.
+  let scopePolicy;
+  try {
+    if (env.FB_SCOPE_POLICY_FILE) scopePolicy = parseScopePolicy(readFileSync(env.FB_SCOPE_POLICY_FILE, 'utf8'), `FB_SCOPE_POLICY_FILE=${env.FB_SCOPE_POLICY_FILE}`);
+    else if (env.FB_SCOPE_POLICY !== undefined) scopePolicy = parseScopePolicy(env.FB_SCOPE_POLICY);
+  } catch (err) {
+    console.error(`demo-fleet: ${err?.message ?? err}`);
+    process.exit(1);
+  }
+  if (!scopePolicy) {
+    console.log(`demo-fleet: for shared memories, run ingest and the gateway with FB_SCOPE_POLICY='${JSON.stringify(demoScopePolicy(agents))}'`);
+  }
   let fleet;
   try {
     fleet = await startDemoFleet({
       natsUrl,
       namespace: env.FB_NAMESPACE || 'fb',
       partitions: int('FB_PARTITIONS', 8),
-      agents: int('FB_DEMO_AGENTS', 6),
+      gateway,
+      scopePolicy,
+      agents,
       tickMs: int('FB_DEMO_TICK_MS', 500),
       seed: int('FB_DEMO_SEED', 42),
     });

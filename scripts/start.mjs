@@ -4,12 +4,17 @@
  * (which applies the migrations), ingest and the gateway, waits until the
  * gateway is ready, starts a demo fleet of trading agents in-process, and
  * prints where to look. Ctrl-C stops everything.
+ *
+ * With the demo, ingest and the gateway run with the demo's scope policy
+ * (FB_SCOPE_POLICY: each team's lead writes team memories, the risk desk
+ * fleet memories) unless FB_SCOPE_POLICY or FB_SCOPE_POLICY_FILE is set, in
+ * which case that one is used, unchanged.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -35,7 +40,14 @@ Environment:
   FB_PARTITIONS  default 8
   FB_GATEWAY_HOST / FB_GATEWAY_PORT  default 127.0.0.1 / 8080
   LOG_LEVEL      default info
+  FB_SCOPE_POLICY, FB_SCOPE_POLICY_FILE
+                 who may write team and fleet memories (JSON). Default with the
+                 demo: each team's lead its team, risk-desk the fleet; set either
+                 (even empty) to use your own instead
   FB_DEMO_TICK_MS, FB_DEMO_SEED      demo fleet speed (default 500) and seed (default 42)
+
+Everything is kept in the namespace across runs (the demo's agents recall what
+earlier runs remembered); pick another FB_NAMESPACE to start from scratch.
 `;
 
 // ---------------------------------------------------------------------------
@@ -361,6 +373,42 @@ function forceExit() {
 }
 
 // ---------------------------------------------------------------------------
+// Scope policy: who may write team and fleet memories (ingest and the gateway)
+
+/** `fleet ← risk-desk; team:momentum ← momo-1` */
+function describePolicy(p) {
+  const w = Object.entries(p.writers ?? {}).map(([scope, ids]) => `${scope} ← ${ids.length ? ids.join(', ') : 'nobody'}`);
+  const t = Object.entries(p.teams ?? {}).map(([team, ids]) => `team ${team} = ${ids.join(', ')}`);
+  return w.length || t.length ? [...w, ...t].join('; ') : 'no writers: team and fleet memories are read-only';
+}
+
+/**
+ * The policy the services get: the user's (FB_SCOPE_POLICY or
+ * FB_SCOPE_POLICY_FILE set, even empty), passed through unchanged after the
+ * same check the services make; else the demo's, when the demo runs; else none.
+ * Returns { policy, env: extra child environment, label } or exits on a bad policy.
+ */
+async function resolveScopePolicy(demo, agents) {
+  if (env.FB_SCOPE_POLICY !== undefined || env.FB_SCOPE_POLICY_FILE !== undefined) {
+    const { loadScopePolicy } = await import('@farmbrain/platform');
+    let policy;
+    try {
+      policy = loadScopePolicy(env);
+    } catch (err) {
+      process.stderr.write(`farmbrain: cannot start: the scope policy is invalid: ${err?.message ?? err}\n`);
+      process.exit(1);
+    }
+    const file = env.FB_SCOPE_POLICY_FILE;
+    // The services run in the repository root: a relative file name stays the one meant here.
+    const extra = file ? { FB_SCOPE_POLICY_FILE: resolve(file) } : {};
+    return { policy, env: extra, label: `yours (${file ? `FB_SCOPE_POLICY_FILE=${file}` : 'FB_SCOPE_POLICY'}): ${describePolicy(policy)}` };
+  }
+  if (!demo) return { policy: undefined, env: {}, label: 'none (set FB_SCOPE_POLICY to let agents write team and fleet memories)' };
+  const policy = demo.demoScopePolicy(agents);
+  return { policy, env: { FB_SCOPE_POLICY: JSON.stringify(policy) }, label: `demo: ${describePolicy(policy)}` };
+}
+
+// ---------------------------------------------------------------------------
 // Main
 
 async function main() {
@@ -386,7 +434,9 @@ async function main() {
     process.stderr.write(`farmbrain: cannot start: port ${port} on ${host} is already in use (another gateway?). Stop it, or pick another port with --port N.\n`);
     process.exit(1);
   }
-  const childEnv = { ...env, FB_GATEWAY_PORT: String(port) };
+  const demo = opts.demo ? await import('./demo-fleet.mjs') : undefined;
+  const scopes = await resolveScopePolicy(demo, opts.agents);
+  const childEnv = { ...env, ...scopes.env, FB_GATEWAY_PORT: String(port) };
 
   let firstSignalAt = 0;
   for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -404,6 +454,7 @@ async function main() {
   }
 
   say(`starting farmbrain: namespace ${namespace}, ${partitions} partitions; NATS ${urls.nats}, Redis ${urls.redis.replace(/\/\/[^@/]*@/, '//***@')}, Postgres ${urls.postgres.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')}`);
+  say(`scope policy ${scopes.label}`);
 
   // 1. tiering: applies the migrations, then reports it is running.
   const t0 = Date.now();
@@ -438,14 +489,15 @@ async function main() {
   say(c.green(`all services ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`));
 
   // 3. the demo fleet, in this process.
-  if (opts.demo) {
+  if (demo) {
     pipeline = { natsUrl: urls.nats, namespace, partitions };
-    const { startDemoFleet } = await import('./demo-fleet.mjs');
     try {
-      fleet = await startDemoFleet({
+      fleet = await demo.startDemoFleet({
         natsUrl: urls.nats,
         namespace,
         partitions,
+        gateway: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+        scopePolicy: scopes.policy,
         agents: opts.agents,
         tickMs: Number(env.FB_DEMO_TICK_MS) || 500,
         seed: Number(env.FB_DEMO_SEED) || 42,
@@ -458,33 +510,65 @@ async function main() {
     if (shuttingDown) return;
   }
 
-  banner({ host: bindHost === '0.0.0.0' || bindHost === '::' ? 'localhost' : bindHost, port, namespace, agents: fleet?.agents });
+  banner({ host: bindHost === '0.0.0.0' || bindHost === '::' ? 'localhost' : bindHost, port, namespace, fleet, scopes });
 }
 
-function banner({ host, port, namespace, agents }) {
+function banner({ host, port, namespace, fleet, scopes }) {
   const base = `http://${host}:${port}`;
   const cu = `localhost:${port}`;
+  const agents = fleet?.agents;
   const a = agents?.[0];
+  const me = fleet?.roster?.find((r) => r.id === a);
+  const symbol = me?.symbols?.[0] ?? 'BTC-USD';
+  const id = a ?? '<agent-id>';
+  const ex = (comment, ...cmd) => [`    ${c.dim(`# ${comment}`)}`, ...cmd.map((l, i) => `    ${i > 0 ? '  ' : ''}${l}${i < cmd.length - 1 ? ' \\' : ''}`)];
+  const json = `-H 'content-type: application/json'`;
+  // The current situation of the symbol, so the example finds near neighbours.
+  let situation = [0.5, 0.1, 0.2, 0.6];
+  try {
+    situation = fleet?.situation?.(symbol) ?? situation;
+  } catch {
+    // keep the example vector
+  }
   const lines = [
     '',
-    c.bold('  farmbrain is running') + c.dim(`  (namespace ${namespace})`),
+    c.bold('  farmbrain is running') + c.dim(`  (namespace ${namespace}, kept across runs)`),
     '',
     `  Gateway    ${c.cyan(base)}`,
     `  API docs   ${c.cyan(`${base}/docs`)}`,
-    agents ? `  Demo fleet ${agents.length} agents: ${agents.join(', ')}` : '  Demo fleet off (--no-demo): record events with the SDK or POST /v1/events',
+    `  MCP        ${c.cyan(`${base}/mcp`)}  (Streamable HTTP, stateless; the agent is the Fb-Agent-Id header)`,
+    agents
+      ? `  Demo fleet ${agents.length} agents: ${agents.join(', ')}; and ${fleet.riskDesk} (fleet alerts, no trading)`
+      : '  Demo fleet off (--no-demo): record events with the SDK or POST /v1/events',
+    `  Scopes     ${scopes.label}`,
     '',
     '  Try:',
     `    curl ${cu}/v1/agents`,
     ...(a
       ? [
           `    curl ${cu}/v1/agents/${a}`,
-          `    curl ${cu}/v1/agents/${a}/decisions?limit=5`,
-          `    curl ${cu}/v1/agents/${a}/trades`,
           `    curl '${cu}/v1/agents/${a}/positions?status=closed'`,
-          `    curl ${cu}/v1/agents/${a}/checkpoints`,
           `    curl '${cu}/v1/agents/${a}/memories?kind=lesson'`,
         ]
       : [`    curl ${cu}/readyz`]),
+    '',
+    '  Memory:',
+    ...ex(`recall: the memories most relevant to a query (own, team and fleet); recorded as ${id}'s recall`,
+      `curl -s ${cu}/v1/agents/${id}/recall ${json}`,
+      `-d '{"query":"${symbol} volatile lessons risk","k":5}'`),
+    ...ex(`outcome-linked recall: past decisions in situations like [trend, volatility, funding, rsi/100], with P&L and win rate`,
+      `curl -s ${cu}/v1/agents/${id}/recall/decisions ${json}`,
+      `-d '{"situation":${JSON.stringify(situation)},"symbol":"${symbol}","k":5,"includeTeam":true}'`),
+    ...ex('what a decision was based on: take a decisionId (entries cite a recall: recallIds) from the decisions list',
+      `curl -s '${cu}/v1/agents/${id}/decisions?limit=5'`),
+    `    curl -s ${cu}/v1/agents/${id}/decisions/<decisionId>/context`,
+    ...ex('  or in one go, with jq: the latest decision that cites a recall',
+      `D=$(curl -s '${cu}/v1/agents/${id}/decisions?limit=100' | jq -r '[.items[] | select(.recallIds != [])][0].decisionId')`,
+      `&& curl -s ${cu}/v1/agents/${id}/decisions/$D/context`),
+    ...ex(`MCP: the memory tools, as ${id}`,
+      `curl -s ${cu}/mcp -H 'Fb-Agent-Id: ${id}' ${json} -H 'accept: application/json, text/event-stream'`,
+      `-d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"recall","arguments":{"query":"${symbol} lessons","k":3}}}'`),
+    `    ${c.dim('#   (method "tools/list" lists them: remember, recall, recall_similar_decisions, decision_context)')}`,
     '',
     c.bold('  Ctrl-C to stop.'),
     '',

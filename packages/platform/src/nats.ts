@@ -101,7 +101,10 @@ export async function provisionDurable(jsm: JetStreamManager, spec: DurableSpec,
   let floor = 0;
   try {
     const ci = await jsm.consumers.info(spec.stream, spec.durable);
-    floor = Math.min(ci.ack_floor.stream_seq, startAfter ?? Number.POSITIVE_INFINITY);
+    // A consumer that acked nothing since it was last recreated reports an ack floor of 0 (NATS 2.9):
+    // it has still consumed everything before its own start sequence, so never fall back below that.
+    const acked = Math.max(ci.ack_floor.stream_seq, (ci.config.opt_start_seq ?? 1) - 1);
+    floor = Math.min(acked, startAfter ?? Number.POSITIVE_INFINITY);
     await jsm.consumers.delete(spec.stream, spec.durable);
   } catch (err) {
     if (!isNotFound(err)) throw err;
