@@ -439,7 +439,7 @@ async function httpPhase(gw, queries, concurrency, exactTop1) {
 
 // ---- the full-text part alone --------------------------------------------------
 
-/** The SQL MemoryService#fullText runs (copied verbatim; keep in step with services/gateway/src/memory/memoryService.ts). */
+/** Reference: the full-text query recall ran before it capped its scan (ranks every OR match in the agent's scopes). */
 const FULL_TEXT_SQL = `SELECT memory_id, version, importance, (extract(epoch from created_at) * 1000)::bigint AS created,
               CASE WHEN $2::text IS NULL THEN NULL ELSE ts_rank_cd(tsv, to_tsquery('english', $2)) END AS relevance
          FROM memories
