@@ -20,6 +20,8 @@ export interface GatewayConfig extends CommonConfig {
   indexPollMs: number;
   /** Seconds a recalled memory stays in the Redis hot tier. */
   hotMemoryTtlSeconds: number;
+  /** Most memories recall's text-only candidate search looks at before ranking (bounds its cost). */
+  recallTextScanCap: number;
 }
 
 export function loadConfig(env: Env): GatewayConfig {
@@ -37,5 +39,6 @@ export function loadConfig(env: Env): GatewayConfig {
     consistencyTimeoutMs: r.int('FB_CONSISTENCY_TIMEOUT_MS', 5000, 0, 600_000),
     indexPollMs: r.int('FB_INDEX_POLL_MS', 25, 1, 60_000),
     hotMemoryTtlSeconds: r.int('FB_HOT_MEMORY_TTL_S', 3600, 1, 30 * 86400),
+    recallTextScanCap: r.int('FB_RECALL_TEXT_SCAN_CAP', 1000, 0, 1_000_000),
   };
 }

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   let indexReady = false;
   const embedder = createEmbedder(cfg.embeddings);
   const memory = new MemoryService({
-    pool, redis, names: n, writer, index, sync, embedder, scopes: cfg.scopes, log, hotTtlSeconds: cfg.hotMemoryTtlSeconds,
+    pool, redis, names: n, writer, index, sync, embedder, scopes: cfg.scopes, log, hotTtlSeconds: cfg.hotMemoryTtlSeconds, textScanCap: cfg.recallTextScanCap,
   });
   const app = await buildApp({
     reads: new ReadStore(pool, redis, n.redisPrefix),

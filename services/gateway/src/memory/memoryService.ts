@@ -46,6 +46,8 @@ export interface MemoryServiceDeps {
   log: Logger;
   /** Seconds a recalled memory's content stays in the Redis hot tier. */
   hotTtlSeconds: number;
+  /** Most memories a text-only candidate search looks at before ranking. */
+  textScanCap: number;
 }
 
 /** Reciprocal-rank fusion constant (Cormack et al.): damps the head of each ranking. */
@@ -76,8 +78,6 @@ export function allWords(text: string): string | undefined {
   return words.length === 0 ? undefined : words.join(' & ');
 }
 
-/** Most memories a text-only candidate search looks at before ranking. */
-const TEXT_SCAN_CAP = 1000;
 
 /** The recall filters, as SQL over $3..$8 (kinds, all tags, any tags, since, until, min importance). */
 const FILTER_SQL = `AND forgotten_at IS NULL AND (expires_at IS NULL OR expires_at > now())
@@ -280,7 +280,7 @@ export class MemoryService implements MemoryApi {
    * Full-text relevance, at a bounded cost whatever the query:
    * - every vector candidate is scored against the query's words (any of them), by id;
    * - text-only candidates are memories matching every word, at most
-   *   TEXT_SCAN_CAP of them looked at, then ranked.
+   *   textScanCap (FB_RECALL_TEXT_SCAN_CAP) of them looked at, then ranked.
    * Ranking every memory that shares one common word with the query (an OR query
    * over the agent's whole scope) cost 200-400 ms at 1M memories; this is bounded.
    */
@@ -292,11 +292,11 @@ export class MemoryService implements MemoryApi {
                UNION ALL
                (SELECT memory_id, version, importance, created_at, tsv FROM memories
                  WHERE owner_key = ANY($1) AND tsv @@ to_tsquery('english', $11) ${FILTER_SQL}
-                 LIMIT ${TEXT_SCAN_CAP})) c
+                 LIMIT $12)) c
          CROSS JOIN LATERAL (SELECT (extract(epoch from c.created_at) * 1000)::bigint AS created) t
         ORDER BY relevance DESC, created DESC
         LIMIT $9`,
-      [...this.#filterArgs(owners, anyQ, f, since, until, limit), vectorIds, allQ],
+      [...this.#filterArgs(owners, anyQ, f, since, until, limit), vectorIds, allQ, this.d.textScanCap],
     );
     const seen = new Set<string>();
     return r.rows.filter((row) => !seen.has(row.memory_id) && seen.add(row.memory_id));
