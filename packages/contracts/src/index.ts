@@ -67,3 +67,23 @@ export { PAYLOAD_DEFAULTS, withDefaults } from './defaults.js';
 export type { PayloadInput } from './defaults.js';
 export { encodeConsistencyToken, consistencyTokenOf, decodeConsistencyToken, mergeConsistencyTokens } from './consistency.js';
 export type { ConsistencyMarks } from './consistency.js';
+export type {
+  ConsistencyToken,
+  RememberInput,
+  MemoryPatch,
+  WriteResult,
+  RecallFilters,
+  RecallRequest,
+  ScoreParts,
+  MemoryView,
+  RecallHit,
+  RecallResponse,
+  SimilarDecisionsRequest,
+  DecisionOutcome,
+  SimilarDecision,
+  OutcomeStats,
+  SimilarDecisionsResponse,
+  VersionedMemory,
+  RecallRecord,
+  DecisionContext,
+} from './memoryApi.js';

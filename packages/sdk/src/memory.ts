@@ -1,206 +1,53 @@
 /**
  * Reading memory back through the farmbrain gateway's HTTP API: recall,
  * outcome-linked similar decisions, and a decision's context. The request and
- * response shapes mirror the gateway's (`services/gateway/src/memory/types.ts`);
- * JSON on the wire, times in epoch milliseconds.
+ * response shapes are the contracts package's memory API types; JSON on the
+ * wire, times in epoch milliseconds.
  */
-import { AGENT_ID_PATTERN, FarmbrainError, type MemoryKind, type MemoryTier, type Scope } from '@farmbrain/contracts';
+import { AGENT_ID_PATTERN, FarmbrainError } from '@farmbrain/contracts';
 import { GatewayError, InvalidRequestError } from './errors.js';
 
-// ---------------------------------------------------------------------------
-// Wire types (copied from the gateway; keep in step with it)
-// ---------------------------------------------------------------------------
-
-/**
- * Opaque read-your-writes token (`Receipt.consistencyToken`,
- * `FarmbrainAgent.consistencyToken`). A read that carries it waits until the
- * gateway has applied every write it covers. Pass it back unchanged.
- */
-export type ConsistencyToken = string;
-
-/** Which memories a recall may return. */
-export interface RecallFilters {
-  /** Default: all the agent can read ('agent', 'team', 'fleet'). */
-  scopes?: Scope[];
-  kinds?: MemoryKind[];
-  /** Memory must carry every one of these tags. */
-  tags?: string[];
-  /** Memory must carry at least one of these tags. */
-  anyTags?: string[];
-  /** Created at or after / before, epoch ms or ISO. */
-  since?: number | string;
-  until?: number | string;
-  minImportance?: number;
-}
-
-/** Body of `POST /v1/agents/:agentId/recall`. Give a `query`, a `vector`, or both; with neither, the memories passing the filters come back ranked by recency and importance. */
-export interface RecallRequest extends RecallFilters {
-  /** Text to search for (full text, and vector search via the configured embedder). */
-  query?: string;
-  /** A query vector of your own; must match the dimensions of memories embedded by `embeddingModel`. */
-  vector?: number[];
-  embeddingModel?: string;
-  /** 1..100, default 10. */
-  k?: number;
-  /** Weights of the fused rankings (reciprocal-rank fusion). Defaults: vector 1, text 1, recency 0.3, importance 0.3. */
-  weights?: Partial<Record<'vector' | 'text' | 'recency' | 'importance', number>>;
-  /**
-   * Read-your-writes: wait until the writes this token covers are applied.
-   * The agent's methods fill it in for you (see {@link ReadOptions.consistency}).
-   */
-  consistency?: ConsistencyToken;
-  /** Correlates this recall with the decision that follows (decision provenance). */
-  correlationId?: string;
-}
-
-/** How one hit ranked in each of the fused rankings. */
-export interface ScoreParts {
-  /** Cosine similarity to the query vector, and its rank among candidates (1 = best); null when not a vector candidate. */
-  vector: { similarity: number; rank: number } | null;
-  /** Postgres ts_rank_cd, and its rank; null when the text query did not match. */
-  text: { relevance: number; rank: number } | null;
-  recency: { ageMs: number; rank: number };
-  importance: { value: number; rank: number };
-}
-
-/** A memory as recall returns it. */
-export interface MemoryView {
-  memoryId: string;
-  agentId: string;
-  kind: MemoryKind;
-  text: string;
-  tags: string[];
-  importance: number;
-  scope: Scope;
-  scopeId: string;
-  version: number;
-  createdAt: number;
-  updatedAt: number;
-  expiresAt: number | null;
-  embeddingModel: string;
-}
-
-export interface RecallHit {
-  memory: MemoryView;
-  /** Fused score: sum over rankings of weight / (60 + rank). */
-  score: number;
-  parts: ScoreParts;
-  /** Where the memory's content was served from. */
-  tier: MemoryTier;
-}
-
-export interface RecallResponse {
-  /** Event id of the memory_recalled event that records this recall; cite it in recordDecision({ recallIds }). */
-  recallId: string;
-  hits: RecallHit[];
-  /** Model the query was embedded with ('' when there was no vector search). */
-  embeddingModel: string;
-  tookMs: number;
-}
-
-/** Body of `POST /v1/agents/:agentId/recall/decisions`. */
-export interface SimilarDecisionsRequest {
-  /** The current market situation, same features (and order) as recorded on decisions. Non-empty, finite numbers. */
-  situation: number[];
-  symbol?: string;
-  /** 1..200, default 10. */
-  k?: number;
-  /** Include the decisions of the agent's team(s). Default false. */
-  includeTeam?: boolean;
-  /** Include decisions whose position is still open (no realized outcome). Default false. */
-  includeOpen?: boolean;
-  /** Only decisions at or after / before, epoch ms or ISO. */
-  since?: number | string;
-  until?: number | string;
-  /** Read-your-writes token; the agent's methods fill it in for you (see {@link ReadOptions.consistency}). */
-  consistency?: ConsistencyToken;
-}
-
-/** How a past decision turned out. */
-export interface DecisionOutcome {
-  status: 'closed' | 'open';
-  realizedPnl: number | null;
-  win: boolean | null;
-  holdingMs: number | null;
-  positionIds: string[];
-}
-
-export interface SimilarDecision {
-  decisionId: string;
-  agentId: string;
-  symbol: string;
-  action: string;
-  size: number;
-  confidence: number;
-  rationale: string;
-  occurredAt: number;
-  situation: number[];
-  /** Euclidean distance between situation vectors. */
-  distance: number;
-  outcome: DecisionOutcome;
-}
-
-/** Outcome statistics over the neighbours that have a realized outcome. */
-export interface OutcomeStats {
-  /** Neighbours with a realized outcome. */
-  n: number;
-  wins: number;
-  losses: number;
-  winRate: number | null;
-  meanPnl: number | null;
-  /** Sample standard deviation of P&L. */
-  stdevPnl: number | null;
-  medianPnl: number | null;
-  minPnl: number | null;
-  maxPnl: number | null;
-  meanHoldingMs: number | null;
-}
-
-export interface SimilarDecisionsResponse {
-  neighbours: SimilarDecision[];
-  stats: OutcomeStats;
-}
-
-/** A memory as it was at one version, and what happened to it since. */
-export interface VersionedMemory {
-  memoryId: string;
-  version: number;
-  /** The memory as it was at that version (text, tags, importance, ...). */
-  memory: Record<string, unknown>;
-  /** Current version now, and whether it changed or was forgotten since. */
-  currentVersion: number | null;
-  changedSince: boolean;
-  forgottenSince: boolean;
-}
-
-/** One recall as it was recorded (memory_recalled). */
-export interface RecallRecord {
-  recallId: string;
-  occurredAt: number;
-  query: string;
-  filters: Record<string, unknown>;
-  k: number;
-  hits: { memoryId: string; version: number; score: number; tier: MemoryTier; memory: Record<string, unknown> | null }[];
-}
-
-/** Response of `GET /v1/agents/:agentId/decisions/:decisionId/context`: what the agent knew when it decided. */
-export interface DecisionContext {
-  decision: {
-    decisionId: string;
-    agentId: string;
-    symbol: string;
-    action: string;
-    occurredAt: number;
-    rationale: string;
-    memoryIds: string[];
-    recallIds: string[];
-    correlationId: string;
-  };
-  /** Recalls the decision cites, those sharing its correlation id, or else the agent's recalls since its previous decision. */
-  recalls: RecallRecord[];
-  /** Memories the decision cites, as they were when it was made. */
-  citedMemories: VersionedMemory[];
-}
+// Wire types: one definition in contracts, shared with the gateway.
+import type {
+  ConsistencyToken,
+  RememberInput,
+  MemoryPatch,
+  WriteResult,
+  RecallFilters,
+  RecallRequest,
+  ScoreParts,
+  MemoryView,
+  RecallHit,
+  RecallResponse,
+  SimilarDecisionsRequest,
+  DecisionOutcome,
+  SimilarDecision,
+  OutcomeStats,
+  SimilarDecisionsResponse,
+  VersionedMemory,
+  RecallRecord,
+  DecisionContext,
+} from '@farmbrain/contracts';
+export type {
+  ConsistencyToken,
+  RememberInput,
+  MemoryPatch,
+  WriteResult,
+  RecallFilters,
+  RecallRequest,
+  ScoreParts,
+  MemoryView,
+  RecallHit,
+  RecallResponse,
+  SimilarDecisionsRequest,
+  DecisionOutcome,
+  SimilarDecision,
+  OutcomeStats,
+  SimilarDecisionsResponse,
+  VersionedMemory,
+  RecallRecord,
+  DecisionContext,
+};
 
 // ---------------------------------------------------------------------------
 // Client

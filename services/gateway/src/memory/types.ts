@@ -1,212 +1,36 @@
-/**
- * The memory API's shapes, shared by the HTTP routes, the MCP tools and the
- * SDK's documentation. JSON on the wire; times are epoch milliseconds.
- */
-import type { MemoryKind, MemoryTier, Scope } from '@farmbrain/contracts';
+/** The memory API's wire shapes live in contracts (shared with the SDK); this adds what the gateway implements. */
+import type {
+  ConsistencyToken,
+  DecisionContext,
+  MemoryPatch,
+  RecallRequest,
+  RecallResponse,
+  RememberInput,
+  SimilarDecisionsRequest,
+  SimilarDecisionsResponse,
+  WriteResult,
+} from '@farmbrain/contracts';
 
-/** Opaque. Pass it back as `consistency` (request body, or query string on GET/DELETE) to read your own write. */
-export type ConsistencyToken = string;
-
-export interface RememberInput {
-  kind: MemoryKind;
-  text: string;
-  tags?: string[];
-  /** 0..1, default 0.5. */
-  importance?: number;
-  /** Your own embedding; leave out to have farmbrain embed the text. */
-  embedding?: number[];
-  /** The model that made `embedding` (recorded; queries only compare like with like). */
-  embeddingModel?: string;
-  situation?: number[];
-  /** Default 'agent' (private). 'team' needs scopeId = the team. */
-  scope?: Scope;
-  scopeId?: string;
-  /** Epoch ms or ISO time; absent = never expires. */
-  expiresAt?: number | string;
-  sourceEventIds?: string[];
-  /** Client-chosen id (idempotent retries); generated when absent. */
-  memoryId?: string;
-}
-
-export interface MemoryPatch {
-  text?: string;
-  tags?: string[];
-  /** true: `tags` replaces the tags; false (default): adds to them. */
-  replaceTags?: boolean;
-  importance?: number;
-  embedding?: number[];
-  embeddingModel?: string;
-  /** Epoch ms / ISO time; 0 or null clears the expiry. */
-  expiresAt?: number | string | null;
-}
-
-export interface WriteResult {
-  memoryId: string;
-  eventId: string;
-  consistencyToken: ConsistencyToken;
-}
-
-export interface RecallFilters {
-  /** Default: all the agent can read ('agent', 'team', 'fleet'). */
-  scopes?: Scope[];
-  kinds?: MemoryKind[];
-  /** Memory must carry every one of these tags. */
-  tags?: string[];
-  /** Memory must carry at least one of these tags. */
-  anyTags?: string[];
-  /** Created at or after / before, epoch ms or ISO. */
-  since?: number | string;
-  until?: number | string;
-  minImportance?: number;
-}
-
-export interface RecallRequest extends RecallFilters {
-  /** Text to search for (full text, and vector search via the configured embedder). */
-  query?: string;
-  /** A query vector of your own; must match the dimensions of memories embedded by `embeddingModel`. */
-  vector?: number[];
-  embeddingModel?: string;
-  /** 1..100, default 10. */
-  k?: number;
-  /** Weights of the fused rankings (reciprocal-rank fusion). Defaults: vector 1, text 1, recency 0.3, importance 0.3. */
-  weights?: Partial<Record<'vector' | 'text' | 'recency' | 'importance', number>>;
-  /** Read-your-writes: wait until this write is applied. */
-  consistency?: ConsistencyToken;
-  /** Correlates this recall with the decision that follows (decision provenance). */
-  correlationId?: string;
-}
-
-export interface ScoreParts {
-  /** Cosine similarity to the query vector, and its rank among candidates (1 = best); null when not a vector candidate. */
-  vector: { similarity: number; rank: number } | null;
-  /** Postgres ts_rank_cd, and its rank; null when the text query did not match. */
-  text: { relevance: number; rank: number } | null;
-  recency: { ageMs: number; rank: number };
-  importance: { value: number; rank: number };
-}
-
-export interface MemoryView {
-  memoryId: string;
-  agentId: string;
-  kind: MemoryKind;
-  text: string;
-  tags: string[];
-  importance: number;
-  scope: Scope;
-  scopeId: string;
-  version: number;
-  createdAt: number;
-  updatedAt: number;
-  expiresAt: number | null;
-  embeddingModel: string;
-}
-
-export interface RecallHit {
-  memory: MemoryView;
-  /** Fused score: sum over rankings of weight / (60 + rank). */
-  score: number;
-  parts: ScoreParts;
-  /** Where the memory's content was served from. */
-  tier: MemoryTier;
-}
-
-export interface RecallResponse {
-  /** Event id of the memory_recalled event that records this recall; cite it in recordDecision({ recallIds }). */
-  recallId: string;
-  hits: RecallHit[];
-  /** Model the query was embedded with ('' when there was no vector search). */
-  embeddingModel: string;
-  tookMs: number;
-  /** Present when part of the recall was skipped (e.g. the embeddings endpoint failed: full text only). */
-  warnings?: string[];
-}
-
-export interface SimilarDecisionsRequest {
-  /** The current market situation, same features (and order) as recorded on decisions. */
-  situation: number[];
-  symbol?: string;
-  /** 1..200, default 10. */
-  k?: number;
-  /** Include the decisions of the agent's team(s). Default false. */
-  includeTeam?: boolean;
-  /** Include decisions whose position is still open (no realized outcome). Default false. */
-  includeOpen?: boolean;
-  /** Only decisions at or after / before. */
-  since?: number | string;
-  until?: number | string;
-  consistency?: ConsistencyToken;
-}
-
-export interface DecisionOutcome {
-  status: 'closed' | 'open';
-  realizedPnl: number | null;
-  win: boolean | null;
-  holdingMs: number | null;
-  positionIds: string[];
-}
-
-export interface SimilarDecision {
-  decisionId: string;
-  agentId: string;
-  symbol: string;
-  action: string;
-  size: number;
-  confidence: number;
-  rationale: string;
-  occurredAt: number;
-  situation: number[];
-  /** Euclidean distance between situation vectors. */
-  distance: number;
-  outcome: DecisionOutcome;
-}
-
-export interface OutcomeStats {
-  /** Neighbours with a realized outcome. */
-  n: number;
-  wins: number;
-  losses: number;
-  winRate: number | null;
-  meanPnl: number | null;
-  /** Sample standard deviation of P&L. */
-  stdevPnl: number | null;
-  medianPnl: number | null;
-  minPnl: number | null;
-  maxPnl: number | null;
-  meanHoldingMs: number | null;
-}
-
-export interface SimilarDecisionsResponse {
-  neighbours: SimilarDecision[];
-  stats: OutcomeStats;
-}
-
-export interface VersionedMemory {
-  memoryId: string;
-  version: number;
-  /** The memory as it was at that version (text, tags, importance, ...). */
-  memory: Record<string, unknown>;
-  /** Current version now, and whether it changed or was forgotten since. */
-  currentVersion: number | null;
-  changedSince: boolean;
-  forgottenSince: boolean;
-}
-
-export interface RecallRecord {
-  recallId: string;
-  occurredAt: number;
-  query: string;
-  filters: Record<string, unknown>;
-  k: number;
-  hits: { memoryId: string; version: number; score: number; tier: MemoryTier; memory: Record<string, unknown> | null }[];
-}
-
-export interface DecisionContext {
-  decision: { decisionId: string; agentId: string; symbol: string; action: string; occurredAt: number; rationale: string; memoryIds: string[]; recallIds: string[]; correlationId: string };
-  /** Recalls the decision cites, those sharing its correlation id, or else the agent's recalls since its previous decision. */
-  recalls: RecallRecord[];
-  /** Memories the decision cites, as they were when it was made. */
-  citedMemories: VersionedMemory[];
-}
+export type {
+  ConsistencyToken,
+  RememberInput,
+  MemoryPatch,
+  WriteResult,
+  RecallFilters,
+  RecallRequest,
+  ScoreParts,
+  MemoryView,
+  RecallHit,
+  RecallResponse,
+  SimilarDecisionsRequest,
+  DecisionOutcome,
+  SimilarDecision,
+  OutcomeStats,
+  SimilarDecisionsResponse,
+  VersionedMemory,
+  RecallRecord,
+  DecisionContext,
+} from '@farmbrain/contracts';
 
 /** What the HTTP routes and the MCP tools call. */
 export interface MemoryApi {
