@@ -5,6 +5,7 @@ import { buildHotOps, type HotStore } from './hot/hotStore.js';
 import {
   applyWarm,
   readCheckpoint,
+  readCheckpoints,
   readHotSnapshots,
   saveCheckpoint,
   textsToEmbed,
@@ -49,15 +50,20 @@ export function eventsOf(msgs: readonly Pick<JsMsg, 'seq' | 'data'>[], log: Logg
  * The worker acks only after both.
  */
 export function createTieringHandler({ pool, hot, log, projection, embedder }: ProjectorDeps, partition: number, stats: TieringStats) {
+  /** This partition's checkpoint as last committed here (read once, then tracked). */
+  let applied: number | undefined;
   return async (msgs: readonly JsMsg[]): Promise<void> => {
     const events = eventsOf(msgs, log);
     const lastSeq = msgs[msgs.length - 1]!.seq;
     // The highest ingress sequence this batch covers: what read-your-writes tokens wait for.
     let ingressSeq = 0;
     for (const m of msgs) ingressSeq = Math.max(ingressSeq, Number(m.headers?.get(HEADERS.ingressSeq) ?? 0) || 0);
-    // Embeddings are computed before the transaction, in one call per batch; a
+    // Embeddings are computed before the transaction, in one call per batch, for
+    // events not yet applied (a replay after a crash calls no endpoint again). A
     // failing endpoint fails the batch, which is retried in place (nothing skipped).
-    const embeddings = await embedBatch(embedder, events);
+    if (applied === undefined) applied = (await readCheckpoints(pool, projection)).get(partition) ?? 0;
+    const floor = applied;
+    const embeddings = await embedBatch(embedder, events.filter((e) => e.streamSeq > floor));
     const snaps = await inTransaction(pool, async (c) => {
       const checkpoint = await readCheckpoint(c, projection, partition);
       const fresh = events.filter((e) => e.streamSeq > checkpoint);
@@ -67,6 +73,7 @@ export function createTieringHandler({ pool, hot, log, projection, embedder }: P
       if (lastSeq > checkpoint) await saveCheckpoint(c, projection, partition, lastSeq, ingressSeq);
       return s;
     });
+    applied = Math.max(applied, lastSeq);
     await hot.apply(buildHotOps(events, snaps));
     stats.batches += 1;
     stats.events += events.length;

@@ -74,7 +74,7 @@ export async function saveCheckpoint(c: PoolClient, projection: string, partitio
  * keyed by its event id, and side effects (positions, memory versions, agent
  * state) follow only from rows this call inserted, or are guarded by producer sequence.
  */
-export async function applyWarm(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext = { partition: 0, embeddings: { model: '', byEvent: new Map() } }): Promise<void> {
+export async function applyWarm(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext): Promise<void> {
   if (events.length === 0) return;
   await upsertAgentsSeen(c, events);
   for (const e of events) {
