@@ -5,6 +5,12 @@
  * gateway is ready, starts a demo fleet of trading agents in-process, and
  * prints where to look. Ctrl-C stops everything.
  *
+ * It supervises the services: one that exits (a crash, a kill) is started
+ * again with the same environment after a backoff (scripts/supervisor.mjs),
+ * with one line saying so and one with the new pid. Only Ctrl-C stops the
+ * stack; the one exception is a service that exits with code 2 (a bad
+ * configuration) before the stack is ready, since restarting cannot help.
+ *
  * With the demo, ingest and the gateway run with the demo's scope policy
  * (FB_SCOPE_POLICY: each team's lead writes team memories, the risk desk
  * fleet memories) unless FB_SCOPE_POLICY or FB_SCOPE_POLICY_FILE is set, in
@@ -17,6 +23,7 @@ import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { describeExit, formatDelay, Supervisor } from './supervisor.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
@@ -25,6 +32,8 @@ const USAGE = `Usage: npm start [-- options]   (or: node scripts/start.mjs [opti
 
 Starts the farmbrain services (tiering, ingest, gateway) and a demo fleet of
 simulated trading agents. NATS, Redis and Postgres must already be running.
+A service that exits is restarted (after 0.5 s, 1 s, 2 s … up to 30 s);
+Ctrl-C stops everything.
 
 Options:
   --no-demo      do not start the demo fleet
@@ -226,15 +235,35 @@ async function checkBackingServices() {
 }
 
 // ---------------------------------------------------------------------------
-// Children
+// Children: each service is supervised. A process that exits is started again
+// (same environment) after a backoff; only Ctrl-C stops the stack.
 
 const SERVICES = ['tiering', 'ingest', 'gateway'];
-const children = new Map(); // name -> { proc, tail: string[], exited: Promise<{code, signal}>, alive }
+/**
+ * name -> { name, supervisor, proc, pid, tail: string[] (this process's output),
+ *           alive, exited: Promise<{code, signal, err?}>, startedAt, timer }
+ * `proc`, `pid`, `tail` and `exited` are those of the latest process.
+ */
+const children = new Map();
 let shuttingDown = false;
+let stackReady = false; // every service answered once: from then on nothing stops the stack but Ctrl-C
 let fleet;
 let pipeline; // where the fleet publishes: { natsUrl, namespace, partitions }
+let stopRequested;
+const stopping = new Promise((r) => (stopRequested = r));
 
-function spawnService(name, childEnv, onLine) {
+const phase = () => (shuttingDown ? 'stopping' : stackReady ? 'running' : 'starting');
+
+/** Starts a service and keeps it running. `onLine` sees every output line of every process. */
+function superviseService(name, childEnv, onLine) {
+  const ch = { name, supervisor: new Supervisor(), tail: [], alive: false, timer: undefined };
+  children.set(name, ch);
+  runService(ch, Object.freeze({ ...childEnv }), onLine);
+  return ch;
+}
+
+function runService(ch, childEnv, onLine) {
+  const { name } = ch;
   const script = join(ROOT, 'services', name, 'dist', 'main.js');
   const proc = spawn(process.execPath, [script], {
     cwd: ROOT,
@@ -244,24 +273,27 @@ function spawnService(name, childEnv, onLine) {
     // stops the fleet first and sends each service a single SIGTERM.
     detached: true,
   });
-  const ch = { name, proc, tail: [], alive: true };
+  const first = ch.supervisor.restarts === 0;
+  Object.assign(ch, { proc, pid: proc.pid, tail: [], alive: true, startedAt: Date.now(), timer: undefined });
+  const tail = ch.tail;
   const take = (stream, isErr) => {
     const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
     rl.on('line', (line) => {
       if (line === '') return;
       const p = pretty(line);
-      ch.tail.push(p.text);
-      if (ch.tail.length > 15) ch.tail.shift();
+      tail.push(p.text);
+      if (tail.length > 15) tail.shift();
       out(name, isErr && !p.time ? c.red(p.text) : p.text, p.time);
       onLine?.(p, line);
     });
   };
   take(proc.stdout, false);
   take(proc.stderr, true);
+  if (proc.pid !== undefined) say(`${name} ${first ? 'started' : 'restarted'} (pid ${proc.pid})`);
   ch.exited = new Promise((resolve) => {
     proc.once('error', (err) => {
       ch.alive = false;
-      ch.tail.push(`spawn failed: ${err.message}`);
+      tail.push(`spawn failed: ${err.message}`);
       resolve({ code: null, signal: null, err });
     });
     // 'close' comes after the output pipes are drained, so the tail is complete.
@@ -270,18 +302,28 @@ function spawnService(name, childEnv, onLine) {
       resolve({ code, signal });
     });
   });
-  ch.exited.then((r) => {
-    if (shuttingDown) return;
-    const how = r.err ? `could not be started (${r.err.message})` : r.signal ? `was killed by ${r.signal}` : `exited with code ${r.code}`;
-    process.stderr.write(`\n${c.red('✗')} ${c.bold(name)} ${how} unexpectedly.${lastLines(ch)}\n`);
-    void shutdown(1, `${name} died`);
+  void ch.exited.then((r) => {
+    const decision = ch.supervisor.exited({ ...r, upMs: Date.now() - ch.startedAt }, phase());
+    const how = `${describeExit(r)}${ch.pid !== undefined ? ` (pid ${ch.pid})` : ''}`;
+    if (decision.action === 'none') return;
+    if (decision.action === 'stop') {
+      process.stderr.write(`\n${c.red('✗')} ${c.bold(name)} ${how}: ${decision.why}.${lastLines(ch)}\n`);
+      void shutdown(1, `${name} cannot start`);
+      return;
+    }
+    say(`${c.red('✗')} ${c.bold(name)} ${how}; restarting in ${formatDelay(decision.delayMs)} (restart ${decision.restart})`);
+    if (ch.tail.length) process.stdout.write(`${lastLines(ch, 5).replace(/^\n/, '')}\n`);
+    ch.timer = setTimeout(() => {
+      ch.timer = undefined;
+      if (!shuttingDown) runService(ch, childEnv, onLine);
+    }, decision.delayMs);
   });
-  children.set(name, ch);
-  return ch;
 }
 
 const lastLines = (ch, n = 10) =>
   ch.tail.length ? `\n  Its last output:\n${ch.tail.slice(-n).map((l) => `    ${l.length > 400 ? `${l.slice(0, 400)}…` : l}`).join('\n')}` : ' It printed nothing.';
+
+const restartedNote = (ch) => (ch.supervisor.restarts ? ` (restarted ${ch.supervisor.restarts} time${ch.supervisor.restarts > 1 ? 's' : ''})` : '');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -332,6 +374,9 @@ async function waitForPipeline(natsUrl, namespace, partitions, timeoutMs) {
 async function shutdown(code, why) {
   if (shuttingDown) return;
   shuttingDown = true;
+  stopRequested();
+  // No restart from here on: pending ones are dropped, and an exit now is final.
+  for (const ch of children.values()) clearTimeout(ch.timer);
   say(`${why}: shutting down…`);
   if (fleet) {
     say('stopping the demo fleet (flushing its events)…');
@@ -460,19 +505,21 @@ async function main() {
   const t0 = Date.now();
   let tieringUp;
   const tieringRunning = new Promise((r) => (tieringUp = r));
-  const tiering = spawnService('tiering', childEnv, (p) => {
+  // A crash meanwhile is restarted (the bound below still holds); a bad
+  // configuration (exit code 2) stops everything, from the exit handler.
+  const tiering = superviseService('tiering', childEnv, (p) => {
     if (p.msg === 'tiering running') tieringUp(true);
   });
-  const ok = await Promise.race([tieringRunning, tiering.exited.then(() => false), sleep(30_000).then(() => null)]);
-  if (shuttingDown || ok === false) return; // the exit handler reports and shuts down
+  const ok = await Promise.race([tieringRunning, stopping.then(() => false), sleep(30_000).then(() => null)]);
+  if (shuttingDown || ok === false) return;
   if (ok === null) {
-    process.stderr.write(`\n${c.red('✗')} tiering did not finish starting (migrations, streams, consumers) within 30 s.${lastLines(tiering)}\n`);
+    process.stderr.write(`\n${c.red('✗')} tiering did not finish starting (migrations, streams, consumers) within 30 s${restartedNote(tiering)}.${lastLines(tiering)}\n`);
     return shutdown(1, 'start-up timed out');
   }
 
   // 2. ingest and the gateway; the gateway's /readyz says when everything answers.
-  spawnService('ingest', childEnv);
-  const gateway = spawnService('gateway', childEnv);
+  superviseService('ingest', childEnv);
+  const gateway = superviseService('gateway', childEnv);
   let last = { status: 0, body: '' };
   const deadline = Date.now() + 30_000;
   while (!shuttingDown) {
@@ -480,12 +527,13 @@ async function main() {
     if (last.status === 200 || shuttingDown) break;
     if (Date.now() > deadline) {
       const detail = last.status ? `last answer ${last.status} ${last.body}` : `no answer (${last.body})`;
-      process.stderr.write(`\n${c.red('✗')} the gateway was not ready within 30 s: ${detail}.${lastLines(gateway)}\n`);
+      process.stderr.write(`\n${c.red('✗')} the gateway was not ready within 30 s${restartedNote(gateway)}: ${detail}.${lastLines(gateway)}\n`);
       return shutdown(1, 'start-up timed out');
     }
     await sleep(250);
   }
   if (shuttingDown) return;
+  stackReady = true;
   say(c.green(`all services ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`));
 
   // 3. the demo fleet, in this process.

@@ -60,6 +60,43 @@ export type { Names } from './subjects.js';
 export { newEventId, isUuidV7, HybridSequence } from './ids.js';
 export { REASON_CODES, defaultEventLimits, validateEvent, describeIssues } from './validate.js';
 export type { ReasonCode, ValidationIssue, EventLimits, ValidationContext } from './validate.js';
+export {
+  FIELD_RULES,
+  ENVELOPE_RULES,
+  PAYLOAD_RULES,
+  FLOAT32_MAX,
+  SITUATION_BOUND,
+  MAX_TIME_MS,
+  INT32_MAX,
+  JSON_MAX_DEPTH,
+  TEAM_NAME_PATTERN,
+  limitOf,
+  rangeOf,
+  describeRule,
+} from './fieldRules.js';
+export type {
+  Rule,
+  RuleFor,
+  RulesOf,
+  Limit,
+  LimitKey,
+  TextRule,
+  IdRule,
+  EnumRule,
+  BoolRule,
+  NumberRule,
+  IntRule,
+  TimeRule,
+  SchemaVersionRule,
+  VectorRule,
+  ListRule,
+  BytesRule,
+  JsonRule,
+  ObjectsRule,
+} from './fieldRules.js';
+export { checkField } from './checkField.js';
+export { textProblem, describeTextProblem, codePointName, printable } from './textRule.js';
+export type { TextMode, TextProblem } from './textRule.js';
 export { FarmbrainError, InvalidEventError } from './errors.js';
 export { EMPTY_SCOPE_POLICY, parseScopePolicy, ownerKey, writeDenial, teamsOf, readableOwnerKeys } from './scopes.js';
 export type { ScopePolicy } from './scopes.js';

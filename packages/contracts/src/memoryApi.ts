@@ -179,6 +179,8 @@ export interface OutcomeStats {
 export interface SimilarDecisionsResponse {
   neighbours: SimilarDecision[];
   stats: OutcomeStats;
+  /** Writes the request's consistency token names that ingest rejected, and why. */
+  warnings?: string[];
 }
 
 export interface VersionedMemory {
@@ -207,5 +209,7 @@ export interface DecisionContext {
   recalls: RecallRecord[];
   /** Memories the decision cites, as they were when it was made. */
   citedMemories: VersionedMemory[];
+  /** Writes the request's consistency token names that ingest rejected, and why. */
+  warnings?: string[];
 }
 

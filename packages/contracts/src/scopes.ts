@@ -1,5 +1,6 @@
 import type { Scope } from './events.js';
 import { FarmbrainError } from './errors.js';
+import { TEAM_NAME_PATTERN as TEAM_NAME } from './fieldRules.js';
 import { AGENT_ID_PATTERN } from './subjects.js';
 
 /**
@@ -24,8 +25,6 @@ export interface ScopePolicy {
 }
 
 export const EMPTY_SCOPE_POLICY: ScopePolicy = Object.freeze({ writers: {}, teams: {} });
-
-const TEAM_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** Parses and checks a policy document; throws INVALID_SCOPE_POLICY naming the bad part. */
 export function parseScopePolicy(text: string, source = 'FB_SCOPE_POLICY'): ScopePolicy {

@@ -19,6 +19,13 @@ export interface Names {
   eventsSubject(agentId: string): string;
   deadLetterSubject(agentId: string): string;
   ingressFilter(partition: number): string;
+  /**
+   * Exactly what the ingress stream captures: `ingressFilter(p)` for p in
+   * 0..partitions-1 (decimal, no padding), one per ingest consumer. JetStream
+   * refuses any other `<ns>.in.…` subject (the publisher sees "no responders"),
+   * so nothing is stored that no consumer reads.
+   */
+  ingressSubjects(): string[];
   eventsFilter(partition: number): string;
   /** Durable consumer name of a service on a partition. */
   durable(service: string, partition: number): string;
@@ -52,6 +59,7 @@ export function names(namespace: string, partitions: number): Names {
   }
   const up = namespace.toUpperCase();
   const p = (agentId: string) => partitionOf(agentId, partitions);
+  const ingressFilter = (n: number) => `${namespace}.in.${n}.*`;
   return {
     namespace,
     partitions,
@@ -61,7 +69,8 @@ export function names(namespace: string, partitions: number): Names {
     ingressSubject: (a) => `${namespace}.in.${p(a)}.${a}`,
     eventsSubject: (a) => `${namespace}.ev.${p(a)}.${a}`,
     deadLetterSubject: (a) => `${namespace}.dlq.${p(a)}.${a}`,
-    ingressFilter: (n) => `${namespace}.in.${n}.*`,
+    ingressFilter,
+    ingressSubjects: () => Array.from({ length: partitions }, (_, n) => ingressFilter(n)),
     eventsFilter: (n) => `${namespace}.ev.${n}.*`,
     durable: (service, n) => `${service}_p${n}`,
     redisPrefix: `${namespace}:`,
@@ -76,5 +85,9 @@ export const HEADERS = {
   eventId: 'Fb-Event-Id',
   originalSubject: 'Fb-Original-Subject',
   ingressSeq: 'Fb-Ingress-Seq',
+  /** On a canonical message: how many events of its ingress message ingest dead-lettered (the body holds the rest, maybe none). */
+  rejected: 'Fb-Rejected',
+  /** On a canonical message: the id of the projection dead letter it replays (the projection applies it again). */
+  replayOf: 'Fb-Replay-Of',
   traceparent: 'traceparent',
 } as const;

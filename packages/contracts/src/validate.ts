@@ -1,15 +1,7 @@
-import {
-  ACTIONS,
-  AGENT_STATUSES,
-  MEMORY_KINDS,
-  MEMORY_TIERS,
-  SCHEMA_VERSION,
-  SCOPES,
-  SIDES,
-  type FarmEvent,
-} from './events.js';
-import { isUuidV7 } from './ids.js';
-import { AGENT_ID_PATTERN } from './subjects.js';
+import { checkField } from './checkField.js';
+import { EVENT_TYPES, type EventType, type FarmEvent } from './events.js';
+import { ENVELOPE_RULES, PAYLOAD_RULES, type Rule } from './fieldRules.js';
+import { printable } from './textRule.js';
 
 export const REASON_CODES = [
   'DECODE_ERROR',
@@ -17,6 +9,8 @@ export const REASON_CODES = [
   'INVALID_FIELD',
   'OUT_OF_RANGE',
   'TOO_LARGE',
+  /** A string holds NUL, a control character it may not hold, or a lone surrogate (see textRule.ts). */
+  'INVALID_TEXT',
   'CLOCK_SKEW',
   'AGENT_MISMATCH',
   'UNSUPPORTED_SCHEMA',
@@ -65,154 +59,66 @@ export interface ValidationContext {
   encodedBytes?: number;
 }
 
-const finite = (n: number) => typeof n === 'number' && Number.isFinite(n);
-
 /**
  * Everything that makes an event unfit for the canonical log. Pure and
  * deterministic for a given context, so a redelivered message gets the same verdict.
- * Returns [] when the event is valid.
+ * Returns [] when the event is valid, and then the event is storable everywhere
+ * downstream. Never throws, whatever it is given.
+ *
+ * Each field is checked by its rule in FIELD_RULES (envelope first, then the
+ * payload, in table order), at most one issue per field; then the few rules that
+ * span fields: the subject's agent, the clock skew of occurredAt, the encoded
+ * size, and the scope/scopeId pairing of memory_stored.
  */
 export function validateEvent(e: FarmEvent, ctx: ValidationContext): ValidationIssue[] {
   const out: ValidationIssue[] = [];
   const L = ctx.limits;
-  const bad = (code: ReasonCode, field: string, message: string) => out.push({ code, field, message });
-  const need = (v: string, field: string) => {
-    if (v === '') bad('MISSING_FIELD', field, `${field} is required`);
-  };
-  const text = (v: string, field: string) => {
-    if (v.length > L.maxTextChars) bad('TOO_LARGE', field, `${field} has ${v.length} characters; the limit is ${L.maxTextChars}`);
-  };
-  const unit = (v: number, field: string) => {
-    if (!finite(v) || v < 0 || v > 1) bad('OUT_OF_RANGE', field, `${field} must be between 0 and 1, got ${v}`);
-  };
-  const positive = (v: number, field: string) => {
-    if (!finite(v) || v <= 0) bad('OUT_OF_RANGE', field, `${field} must be a positive number, got ${v}`);
-  };
-  const vector = (v: readonly number[], field: string) => {
-    if (v.length > L.maxVectorDims) bad('TOO_LARGE', field, `${field} has ${v.length} dimensions; the limit is ${L.maxVectorDims}`);
-    else if (!v.every(finite)) bad('INVALID_FIELD', field, `${field} must hold finite numbers only`);
-  };
-  const tags = (v: readonly string[], field: string) => {
-    if (v.length > L.maxTags) bad('TOO_LARGE', field, `${field} has ${v.length} tags; the limit is ${L.maxTags}`);
-    else if (v.some((t) => t === '' || t.length > 64)) bad('INVALID_FIELD', field, `${field} entries must be 1..64 characters`);
-  };
-  const ids = (v: readonly string[], field: string, max: number) => {
-    if (v.length > max) bad('TOO_LARGE', field, `${field} has ${v.length} entries; the limit is ${max}`);
-    else if (v.some((t) => t === '' || t.length > 128)) bad('INVALID_FIELD', field, `${field} entries must be 1..128 characters`);
-  };
-  const model = (v: string, field: string) => {
-    if (v.length > 128) bad('TOO_LARGE', field, `${field} is limited to 128 characters`);
-  };
-  const oneOf = (v: string, allowed: readonly string[], field: string) => {
-    if (v === '') bad('MISSING_FIELD', field, `${field} is required (one of ${allowed.join(', ')})`);
-    else if (!allowed.includes(v)) bad('INVALID_FIELD', field, `${field} must be one of ${allowed.join(', ')}`);
+  const ev = e as unknown as Record<string, unknown>;
+  if (ev === null || typeof ev !== 'object') return [{ code: 'MISSING_FIELD', field: '', message: 'the event must be an object' }];
+  const bad = new Set<string>();
+  const walk = (rules: Record<string, Rule>, obj: Record<string, unknown>, prefix: string) => {
+    for (const [key, rule] of Object.entries(rules)) {
+      const found = checkField(obj[key], rule, `${prefix}${key}`, L);
+      if (found) {
+        out.push(found);
+        bad.add(`${prefix}${key}`);
+      }
+    }
   };
 
-  // Envelope.
-  if (e.eventId === '') bad('MISSING_FIELD', 'eventId', 'eventId is required');
-  else if (!isUuidV7(e.eventId)) bad('INVALID_FIELD', 'eventId', `eventId '${e.eventId.slice(0, 64)}' is not a UUIDv7`);
-  if (e.agentId === '') bad('MISSING_FIELD', 'agentId', 'agentId is required');
-  else if (!AGENT_ID_PATTERN.test(e.agentId)) bad('INVALID_FIELD', 'agentId', `agentId must match ${AGENT_ID_PATTERN}`);
-  else if (ctx.subjectAgentId !== undefined && ctx.subjectAgentId !== e.agentId) {
-    bad('AGENT_MISMATCH', 'agentId', `agentId '${e.agentId}' does not match the subject's agent '${ctx.subjectAgentId}'`);
+  walk(ENVELOPE_RULES, ev, '');
+  const type: unknown = ev.type;
+  const rules = typeof type === 'string' && Object.hasOwn(PAYLOAD_RULES, type) ? (PAYLOAD_RULES[type as EventType] as Record<string, Rule>) : undefined;
+  const data = ev.data as Record<string, unknown> | null | undefined;
+  let payloadChecked = false;
+  if (!rules) {
+    out.push(typeof type === 'string' && type !== ''
+      ? { code: 'INVALID_FIELD', field: 'type', message: `type '${printable(type, 32)}' is not an event type; use one of ${EVENT_TYPES.join(', ')}` }
+      : { code: 'MISSING_FIELD', field: 'type', message: `type is required (one of ${EVENT_TYPES.join(', ')})` });
+  } else if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    out.push({ code: 'MISSING_FIELD', field: 'data', message: `data (the ${type} payload) is required, as an object` });
+  } else {
+    walk(rules, data, 'data.');
+    payloadChecked = true;
   }
-  if (!Number.isSafeInteger(e.producerSeq) || e.producerSeq <= 0) {
-    bad('MISSING_FIELD', 'producerSeq', 'producerSeq must be a positive integer');
+
+  // Rules that span fields, each only when the fields it reads passed on their own.
+  if (!bad.has('agentId') && ctx.subjectAgentId !== undefined && ctx.subjectAgentId !== e.agentId) {
+    out.push({ code: 'AGENT_MISMATCH', field: 'agentId', message: `agentId '${e.agentId}' does not match the subject's agent '${printable(ctx.subjectAgentId)}'` });
   }
-  if (!Number.isSafeInteger(e.occurredAt) || e.occurredAt <= 0) {
-    bad('MISSING_FIELD', 'occurredAt', 'occurredAt (epoch ms) is required');
-  } else if (e.occurredAt - ctx.now > L.maxFutureSkewMs) {
-    bad('CLOCK_SKEW', 'occurredAt', `occurredAt is ${e.occurredAt - ctx.now} ms in the future; at most ${L.maxFutureSkewMs} ms is allowed: check the agent's clock`);
-  } else if (ctx.now - e.occurredAt > L.maxPastSkewMs) {
-    bad('CLOCK_SKEW', 'occurredAt', `occurredAt is ${ctx.now - e.occurredAt} ms in the past; at most ${L.maxPastSkewMs} ms is allowed`);
-  }
-  if (e.schemaVersion !== SCHEMA_VERSION) {
-    bad('UNSUPPORTED_SCHEMA', 'schemaVersion', `schemaVersion ${e.schemaVersion} is not supported; this deployment reads ${SCHEMA_VERSION}`);
-  }
-  if (e.correlationId.length > 128 || e.causationId.length > 128) {
-    bad('TOO_LARGE', 'correlationId', 'correlationId and causationId are limited to 128 characters');
+  if (!bad.has('occurredAt')) {
+    if (e.occurredAt - ctx.now > L.maxFutureSkewMs) {
+      out.push({ code: 'CLOCK_SKEW', field: 'occurredAt', message: `occurredAt is ${e.occurredAt - ctx.now} ms in the future; at most ${L.maxFutureSkewMs} ms is allowed: check the agent's clock` });
+    } else if (ctx.now - e.occurredAt > L.maxPastSkewMs) {
+      out.push({ code: 'CLOCK_SKEW', field: 'occurredAt', message: `occurredAt is ${ctx.now - e.occurredAt} ms in the past; at most ${L.maxPastSkewMs} ms is allowed` });
+    }
   }
   if (ctx.encodedBytes !== undefined && ctx.encodedBytes > L.maxEventBytes) {
-    bad('TOO_LARGE', '', `event is ${ctx.encodedBytes} bytes encoded; the limit is ${L.maxEventBytes}`);
+    out.push({ code: 'TOO_LARGE', field: '', message: `event is ${ctx.encodedBytes} bytes encoded; the limit is ${L.maxEventBytes}` });
   }
-
-  // Payload.
-  switch (e.type) {
-    case 'agent_registered':
-      need(e.data.name, 'data.name');
-      text(e.data.name, 'data.name');
-      break;
-    case 'decision_made':
-      need(e.data.symbol, 'data.symbol');
-      oneOf(e.data.action, ACTIONS, 'data.action');
-      if (!finite(e.data.size) || e.data.size < 0) bad('OUT_OF_RANGE', 'data.size', `data.size must be >= 0, got ${e.data.size}`);
-      unit(e.data.confidence, 'data.confidence');
-      text(e.data.rationale, 'data.rationale');
-      vector(e.data.situation, 'data.situation');
-      ids(e.data.memoryIds, 'data.memoryIds', 256);
-      ids(e.data.recallIds, 'data.recallIds', 64);
-      break;
-    case 'trade_executed':
-      need(e.data.orderId, 'data.orderId');
-      need(e.data.symbol, 'data.symbol');
-      oneOf(e.data.side, SIDES, 'data.side');
-      positive(e.data.qty, 'data.qty');
-      positive(e.data.price, 'data.price');
-      if (!finite(e.data.fees) || e.data.fees < 0) bad('OUT_OF_RANGE', 'data.fees', `data.fees must be >= 0, got ${e.data.fees}`);
-      break;
-    case 'position_closed':
-      need(e.data.symbol, 'data.symbol');
-      if (!finite(e.data.realizedPnl)) bad('INVALID_FIELD', 'data.realizedPnl', 'data.realizedPnl must be a finite number');
-      break;
-    case 'checkpoint_saved':
-      need(e.data.label, 'data.label');
-      if (e.data.label.length > 256) bad('TOO_LARGE', 'data.label', 'data.label is limited to 256 characters');
-      if (e.data.state.byteLength > L.maxCheckpointBytes) {
-        bad('TOO_LARGE', 'data.state', `checkpoint state is ${e.data.state.byteLength} bytes; the limit is ${L.maxCheckpointBytes}`);
-      }
-      break;
-    case 'memory_stored':
-      need(e.data.memoryId, 'data.memoryId');
-      oneOf(e.data.kind, MEMORY_KINDS, 'data.kind');
-      need(e.data.text, 'data.text');
-      text(e.data.text, 'data.text');
-      tags(e.data.tags, 'data.tags');
-      unit(e.data.importance, 'data.importance');
-      vector(e.data.embedding, 'data.embedding');
-      vector(e.data.situation, 'data.situation');
-      oneOf(e.data.scope, SCOPES, 'data.scope');
-      if (e.data.scope === 'team' && e.data.scopeId === '') bad('MISSING_FIELD', 'data.scopeId', 'data.scopeId (the team) is required for team scope');
-      if (e.data.scope !== 'team' && e.data.scopeId !== '') bad('INVALID_FIELD', 'data.scopeId', 'data.scopeId is only used with team scope; leave it empty');
-      ids(e.data.sourceEventIds, 'data.sourceEventIds', 256);
-      model(e.data.embeddingModel, 'data.embeddingModel');
-      if (e.data.memoryId.length > 128) bad('TOO_LARGE', 'data.memoryId', 'data.memoryId is limited to 128 characters');
-      break;
-    case 'memory_updated':
-      need(e.data.memoryId, 'data.memoryId');
-      if (e.data.text !== undefined) text(e.data.text, 'data.text');
-      tags(e.data.tags, 'data.tags');
-      if (e.data.importance !== undefined) unit(e.data.importance, 'data.importance');
-      vector(e.data.embedding, 'data.embedding');
-      model(e.data.embeddingModel, 'data.embeddingModel');
-      break;
-    case 'memory_forgotten':
-      need(e.data.memoryId, 'data.memoryId');
-      break;
-    case 'agent_state_changed':
-      oneOf(e.data.status, AGENT_STATUSES, 'data.status');
-      break;
-    case 'memory_recalled':
-      text(e.data.queryText, 'data.queryText');
-      vector(e.data.queryVector, 'data.queryVector');
-      model(e.data.embeddingModel, 'data.embeddingModel');
-      if (!Number.isSafeInteger(e.data.k) || e.data.k < 1 || e.data.k > 1000) bad('OUT_OF_RANGE', 'data.k', `data.k must be 1..1000, got ${e.data.k}`);
-      if (e.data.hits.length > 1000) bad('TOO_LARGE', 'data.hits', `data.hits has ${e.data.hits.length} entries; the limit is 1000`);
-      e.data.hits.forEach((h, i) => {
-        if (h.memoryId === '') bad('MISSING_FIELD', `data.hits.${i}.memoryId`, 'every hit needs a memoryId');
-        if (!Number.isSafeInteger(h.version) || h.version < 1) bad('OUT_OF_RANGE', `data.hits.${i}.version`, 'every hit needs a version >= 1');
-        if (!MEMORY_TIERS.includes(h.tier)) bad('INVALID_FIELD', `data.hits.${i}.tier`, `tier must be one of ${MEMORY_TIERS.join(', ')}`);
-      });
-      break;
+  if (payloadChecked && e.type === 'memory_stored' && !bad.has('data.scope') && !bad.has('data.scopeId')) {
+    if (e.data.scope === 'team' && e.data.scopeId === '') out.push({ code: 'MISSING_FIELD', field: 'data.scopeId', message: 'data.scopeId (the team) is required for team scope' });
+    if (e.data.scope !== 'team' && e.data.scopeId !== '') out.push({ code: 'INVALID_FIELD', field: 'data.scopeId', message: 'data.scopeId is only used with team scope; leave it empty' });
   }
   return out;
 }

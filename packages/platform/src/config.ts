@@ -76,6 +76,26 @@ export function loadCommonConfig(env: Env): CommonConfig {
   };
 }
 
+/** Where a worker service's ops endpoint (/healthz, /readyz) listens. */
+export interface OpsConfig {
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+}
+
+/**
+ * The ops endpoint of `service`: `FB_<SERVICE>_OPS_PORT`, else `FB_OPS_PORT`
+ * (one setting for every service, e.g. 0 in tests), else the service's default.
+ */
+export function loadOpsConfig(env: Env, service: string, defaultPort: number): OpsConfig {
+  const r = readers(env);
+  const shared = r.int('FB_OPS_PORT', defaultPort, 0, 65535);
+  return {
+    host: r.str('FB_OPS_HOST', '127.0.0.1'),
+    port: r.int(`FB_${service.toUpperCase()}_OPS_PORT`, shared, 0, 65535),
+  };
+}
+
 /**
  * Stream settings are deployment-wide: every service provisions (creates or
  * updates) the streams, so all must read the same values.

@@ -1,6 +1,6 @@
 export { ConfigError, ServiceUnavailableError, START_HINTS } from './errors.js';
-export { readers, loadCommonConfig, loadStreamSettings, loadEventLimits, loadScopePolicy, COMMON_DEFAULTS } from './config.js';
-export type { Env, CommonConfig } from './config.js';
+export { readers, loadOpsConfig, loadCommonConfig, loadStreamSettings, loadEventLimits, loadScopePolicy, COMMON_DEFAULTS } from './config.js';
+export type { Env, CommonConfig, OpsConfig } from './config.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export {
@@ -15,10 +15,24 @@ export {
 export type { StreamSettings, DurableSpec } from './nats.js';
 export { PartitionWorker } from './worker.js';
 export type { PartitionWorkerOptions } from './worker.js';
-export { connectRedis } from './redis.js';
-export { connectPostgres, inTransaction, redactUrl, quoteIdent } from './postgres.js';
+export { connectRedis, createRedis } from './redis.js';
+export type { RedisOptions } from './redis.js';
+export { connectPostgres, createPool, inTransaction, redactUrl, quoteIdent, asPostgresFailure } from './postgres.js';
+export type { PoolOptions } from './postgres.js';
 export type { Pool, PoolClient } from './postgres.js';
 export { migrate } from './migrate.js';
 export { onShutdown, exitOnStartError } from './shutdown.js';
 export { hashEmbedder, openAiEmbedder, loadEmbedConfig, createEmbedder, normalize, toBytes, fromBytes } from './embed/index.js';
 export type { Embedder, EmbedConfig, OpenAiEmbedderOptions } from './embed/index.js';
+export { DependencyUnavailableError, isConnectionFailure, sqlstateOf, failureKind } from './failures.js';
+export type { Dependency } from './failures.js';
+export { openNats } from './connections.js';
+export { retryUntil } from './retry.js';
+export type { RetryOptions } from './retry.js';
+export { HealthMonitor } from './health.js';
+export type { Probe, HealthOptions, Readiness } from './health.js';
+export { startOpsServer } from './opsServer.js';
+export type { OpsServerOptions } from './opsServer.js';
+export { startDependencyMonitor } from './probes.js';
+export type { DependencyMonitorOptions } from './probes.js';
+export type { ShutdownOptions } from './shutdown.js';

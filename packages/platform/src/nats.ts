@@ -53,14 +53,20 @@ export function streamConfigs(n: Names, s: StreamSettings): (Partial<StreamConfi
     duplicate_window: nanos(s.duplicateWindowMs),
   };
   return [
-    { ...common, name: n.ingressStream, subjects: [`${n.namespace}.in.>`], max_age: nanos(s.ingressMaxAgeMs) },
+    // Exactly the partition subjects ingest consumes: JetStream refuses (no responders) anything
+    // else under `<ns>.in.`, so an accepted message is always read, never stranded.
+    { ...common, name: n.ingressStream, subjects: n.ingressSubjects(), max_age: nanos(s.ingressMaxAgeMs) },
     // The canonical log: kept forever (the archive service will page it out later).
     { ...common, name: n.eventsStream, subjects: [`${n.namespace}.ev.>`], max_age: 0 },
     { ...common, name: n.deadLetterStream, subjects: [`${n.namespace}.dlq.>`], max_age: nanos(s.deadLetterMaxAgeMs) },
   ];
 }
 
-/** Creates the streams, or updates them to this config. Safe to run from every service at start. */
+/**
+ * Creates the streams, or updates them to this config (an ingress stream of an
+ * older version, capturing `<ns>.in.>`, is narrowed to the partition subjects).
+ * Safe to run from every service at start, as long as they agree on FB_PARTITIONS.
+ */
 export async function provisionStreams(jsm: JetStreamManager, n: Names, s: StreamSettings = defaultStreamSettings()): Promise<void> {
   for (const cfg of streamConfigs(n, s)) {
     try {

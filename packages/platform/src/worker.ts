@@ -39,8 +39,17 @@ export class PartitionWorker {
   }
 
   async start(): Promise<void> {
+    await this.#consume();
+    this.#done = this.#loop();
+  }
+
+  /**
+   * Pulls from the durable. The client keeps pulling across NATS disconnects and
+   * restarts; should the pull end anyway, it is started again with backoff.
+   */
+  async #consume(): Promise<void> {
     const consumer = await this.o.js.consumers.get(this.o.stream, this.o.durable);
-    this.#messages = await consumer.consume({
+    const messages = await consumer.consume({
       max_messages: this.o.batchSize * 2,
       callback: (m) => {
         // A redelivery of something already queued or applied adds nothing.
@@ -50,11 +59,26 @@ export class PartitionWorker {
         this.#wake?.();
       },
     });
-    this.#done = this.#loop();
+    this.#messages = messages;
+    void messages.closed().then(async (err) => {
+      if (this.#stopping) return;
+      this.o.log.warn({ durable: this.o.durable, err: err ? String(err) : undefined }, 'partition pull ended; starting it again');
+      for (let delay = 250; !this.#stopping; delay = Math.min(delay * 2, 5000)) {
+        try {
+          await this.#consume();
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    });
   }
 
   async #loop(): Promise<void> {
     let delay = 50;
+    /** Failed attempts of the batch in hand, and since when (logged once when it stalls, once when it resumes). */
+    let failures = 0;
+    let stalledAt = 0;
     while (!this.#stopping) {
       if (this.#queue.length === 0) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -66,11 +90,18 @@ export class PartitionWorker {
         await this.o.handle(batch);
       } catch (err) {
         if (this.#stopping) break;
-        this.o.log.error({ err, durable: this.o.durable, firstSeq: batch[0]?.seq, n: batch.length }, 'batch failed; retrying in place');
+        if (failures === 0) {
+          stalledAt = Date.now();
+          this.o.log.warn({ err: (err as Error)?.message ?? String(err), code: (err as { code?: unknown })?.code, durable: this.o.durable, firstSeq: batch[0]?.seq, n: batch.length },
+            'partition stalled: batch failed; retrying in place with backoff');
+        } else this.o.log.debug({ err, durable: this.o.durable, attempt: failures + 1 }, 'batch failed again');
+        failures++;
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, this.o.maxRetryDelayMs ?? 5000);
         continue;
       }
+      if (failures > 0) this.o.log.info({ durable: this.o.durable, attempts: failures + 1, stalledMs: Date.now() - stalledAt }, 'partition resumed');
+      failures = 0;
       delay = 50;
       this.#queue.splice(0, batch.length);
       const last = batch[batch.length - 1]!;

@@ -25,7 +25,17 @@ import {
   type Names,
   type PayloadInput,
 } from '@farmbrain/contracts';
-import { ClosedError, FlushTimeoutError, OutboxFullError, type GatewayError } from './errors.js';
+import {
+  ClosedError,
+  FlushTimeoutError,
+  IngressStreamMissingError,
+  OutboxFullError,
+  PartitionMismatchError,
+  whatToCheck,
+  type GatewayError,
+} from './errors.js';
+import { readIngress } from './deployment.js';
+import { isNoResponders, partitionsOfSubjects, subjectCovers } from './partitions.js';
 import {
   checkDecisionId,
   checkRecallRequest,
@@ -48,7 +58,12 @@ export interface AgentClientOptions {
   servers?: string | string[];
   /** An existing connection to share between agents of one process; it is not closed by close(). */
   connection?: NatsConnection;
-  /** Must match the deployment (FB_NAMESPACE / FB_PARTITIONS). Defaults: 'fb', 8. */
+  /**
+   * Must match the deployment (FB_NAMESPACE / FB_PARTITIONS). Defaults: 'fb', 8.
+   * With another `partitions`, JetStream refuses the agent's subject whenever it
+   * computes a partition the deployment does not have, and record calls reject
+   * with PARTITION_MISMATCH (`discoverPartitions()` reads the deployment's).
+   */
   namespace?: string;
   partitions?: number;
   /** In-memory outbox bounds. When either is reached, record calls fail with OUTBOX_FULL. */
@@ -150,6 +165,8 @@ export class FarmbrainAgent {
   #loop: Promise<void>;
   #lastError: Error | undefined;
   #connectError: Error | undefined;
+  /** Set once the deployment refused this agent's subject for good: every record call rejects with it. */
+  #refused: PartitionMismatchError | undefined;
   readonly #partitions: number;
   readonly #partition: number;
   /** Merged token of every acknowledged write. */
@@ -263,8 +280,12 @@ export class FarmbrainAgent {
     return this.record('agent_state_changed', withDefaults('agent_state_changed', { ...extra, status }), opts);
   }
 
-  /** Records any event type. Rejects at once with INVALID_EVENT, OUTBOX_FULL or CLOSED. */
+  /**
+   * Records any event type. Rejects at once with INVALID_EVENT, OUTBOX_FULL, CLOSED, or
+   * PARTITION_MISMATCH once the deployment has refused this agent's subject.
+   */
   record<T extends EventType>(type: T, data: EventPayloads[T], opts: RecordOptions = {}): Promise<Receipt> {
+    if (this.#refused) return Promise.reject(this.#refused);
     if (this.#closed) return Promise.reject(new ClosedError(this.agentId));
     const event = {
       eventId: opts.eventId ?? newEventId(),
@@ -277,7 +298,14 @@ export class FarmbrainAgent {
       type,
       data,
     } as FarmEvent;
-    const bytes = encodeEvent(event);
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeEvent(event);
+    } catch (err) {
+      // A value of the wrong type (a BigInt, a cycle in a JSON field) is an INVALID_EVENT naming the field, not the encoder's TypeError.
+      const fieldIssues = validateEvent(event, { limits: this.#limits, now: this.#now() });
+      return Promise.reject(fieldIssues.length > 0 ? new InvalidEventError(fieldIssues) : err);
+    }
     const issues = validateEvent(event, { limits: this.#limits, now: this.#now(), encodedBytes: bytes.byteLength });
     if (issues.length > 0) return Promise.reject(new InvalidEventError(issues));
     if (this.pending >= this.#o.outboxMaxEvents || this.#queuedBytes + bytes.byteLength > this.#o.outboxMaxBytes) {
@@ -291,25 +319,32 @@ export class FarmbrainAgent {
     });
   }
 
-  /** Resolves when everything recorded so far is durable (or rejects after timeoutMs). */
+  /**
+   * Resolves when everything recorded so far is durable; rejects with FLUSH_TIMEOUT after
+   * timeoutMs, or with PARTITION_MISMATCH once the deployment refused this agent's subject
+   * (its events were rejected, not stored).
+   */
   async flush(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.pending > 0) {
       if (Date.now() > deadline) throw new FlushTimeoutError(this.agentId, this.pending, this.#lastError);
       await new Promise((r) => setTimeout(r, 5));
     }
+    if (this.#refused) throw this.#refused;
   }
 
   /**
    * Flushes the outbox, then closes (the connection too, unless it was given).
-   * Events still unsent after timeoutMs are rejected with FLUSH_TIMEOUT.
+   * Events still unsent after timeoutMs are rejected with FLUSH_TIMEOUT, which
+   * close() then throws. After a PARTITION_MISMATCH nothing is left unsent (those
+   * events were rejected already), so close() just closes.
    */
   async close(timeoutMs = 10_000): Promise<void> {
     let failure: Error | undefined;
     try {
       await this.flush(timeoutMs);
     } catch (err) {
-      failure = err as Error;
+      if (!(err instanceof PartitionMismatchError)) failure = err as Error;
     }
     this.#closed = true;
     for (const p of this.#drainAll()) p.reject(failure ?? new ClosedError(this.agentId));
@@ -455,7 +490,7 @@ export class FarmbrainAgent {
           this.agentId,
           target - this.#settled,
           this.#lastError,
-          `${method}() waits for them so that it reads this agent's own writes. Check that NATS is reachable, ` +
+          `${method}() waits for them so that it reads this agent's own writes. ${whatToCheck(this.#lastError)}, ` +
             `raise flushTimeoutMs, or read without them: pass { consistency: 'none' }.`,
         ));
       }, timeoutMs);
@@ -537,9 +572,58 @@ export class FarmbrainAgent {
         // NATS is down or slow: keep the batch, wait, retry the same message (same id).
         this.#lastError = err as Error;
         if (this.#closed && this.#inflight !== batch) continue;
+        if (isNoResponders(err)) {
+          // Reachable, but no stream took the message (so it was not stored): find out why.
+          const refused = await this.#whyRefused(err as Error);
+          if (refused) {
+            this.#refuse(refused);
+            return;
+          }
+          if (this.#inflight !== batch) continue; // rejected by close() meanwhile
+        }
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 2000);
       }
     }
+  }
+
+  /**
+   * After "no responders" on this agent's subject: a PartitionMismatchError when the
+   * ingress stream exists and does not capture the subject (a configuration error no
+   * retry can fix). Otherwise undefined, and the outbox retries: a missing stream may
+   * just not be provisioned yet, so #lastError then says that instead of blaming NATS.
+   */
+  async #whyRefused(err: Error): Promise<PartitionMismatchError | undefined> {
+    const nc = this.#nc;
+    if (!nc) return undefined;
+    let view;
+    try {
+      view = await readIngress(nc, this.#names.ingressStream, this.#o.publishTimeoutMs);
+    } catch {
+      return undefined; // cannot tell (connection lost meanwhile): retry as for any outage
+    }
+    if (view.kind === 'no-stream') {
+      this.#lastError = new IngressStreamMissingError(this.#names.ingressStream, this.#names.namespace, { cause: err });
+      return undefined;
+    }
+    if (view.kind === 'no-jetstream') return undefined;
+    // Covered after all: the stream changed since the publish; just retry.
+    if (view.subjects.some((f) => subjectCovers(f, this.#subject))) return undefined;
+    return new PartitionMismatchError(
+      this.agentId,
+      this.#subject,
+      partitionsOfSubjects(view.subjects, this.#names.namespace),
+      this.#partitions,
+      this.#names.ingressStream,
+      view.subjects,
+      { cause: err },
+    );
+  }
+
+  /** The deployment refuses this agent for good: reject everything pending, and every later record call. */
+  #refuse(e: PartitionMismatchError): void {
+    this.#refused = e;
+    this.#lastError = e;
+    for (const p of this.#drainAll()) p.reject(e);
   }
 }

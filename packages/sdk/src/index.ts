@@ -30,6 +30,16 @@ export type {
   RecallRecord,
   VersionedMemory,
 } from './memory.js';
-export { OutboxFullError, FlushTimeoutError, ClosedError, GatewayError, InvalidRequestError } from './errors.js';
+export {
+  OutboxFullError,
+  FlushTimeoutError,
+  ClosedError,
+  PartitionMismatchError,
+  IngressStreamMissingError,
+  GatewayError,
+  InvalidRequestError,
+} from './errors.js';
+export { discoverPartitions } from './deployment.js';
+export type { DiscoverOptions } from './deployment.js';
 export { FarmbrainError, InvalidEventError } from '@farmbrain/contracts';
 export type { FarmEvent, EventType, Action, Side, MemoryKind, MemoryTier, Scope, AgentStatus } from '@farmbrain/contracts';

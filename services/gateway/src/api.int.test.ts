@@ -111,7 +111,7 @@ test('gateway - agent state falls back to Postgres when Redis has none', async (
   assert.equal((await stack.all(`/v1/agents/api-1/memories?tag=${encodeURIComponent("x' OR '1'='1")}`)).length, 0);
   const missing = await stack.get<{ error: { code: string } }>('/v1/agents/nobody');
   assert.equal(missing.status, 404);
-  assert.equal(missing.body.error.code, 'NOT_FOUND');
+  assert.equal(missing.body.error.code, 'UNKNOWN_AGENT');
 });
 
 test('gateway - health, readiness and OpenAPI are served', async () => {

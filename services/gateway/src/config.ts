@@ -22,6 +22,9 @@ export interface GatewayConfig extends CommonConfig {
   hotMemoryTtlSeconds: number;
   /** Most memories recall's text-only candidate search looks at before ranking (bounds its cost). */
   recallTextScanCap: number;
+  /** How many decisions and memories tiering keeps per agent in the hot tier (the same settings as tiering's). */
+  hotDecisions: number;
+  hotMemories: number;
 }
 
 export function loadConfig(env: Env): GatewayConfig {
@@ -40,5 +43,7 @@ export function loadConfig(env: Env): GatewayConfig {
     indexPollMs: r.int('FB_INDEX_POLL_MS', 25, 1, 60_000),
     hotMemoryTtlSeconds: r.int('FB_HOT_MEMORY_TTL_S', 3600, 1, 30 * 86400),
     recallTextScanCap: r.int('FB_RECALL_TEXT_SCAN_CAP', 1000, 0, 1_000_000),
+    hotDecisions: r.int('FB_HOT_DECISIONS', 50, 1, 10_000),
+    hotMemories: r.int('FB_HOT_MEMORIES', 100, 1, 100_000),
   };
 }

@@ -1,5 +1,5 @@
 import type { EventLimits, ScopePolicy } from '@farmbrain/contracts';
-import { loadCommonConfig, loadEventLimits, loadScopePolicy, readers, type CommonConfig, type Env } from '@farmbrain/platform';
+import { loadCommonConfig, loadEventLimits, loadOpsConfig, loadScopePolicy, readers, type CommonConfig, type Env, type OpsConfig } from '@farmbrain/platform';
 
 export interface IngestConfig extends CommonConfig {
   limits: EventLimits;
@@ -7,6 +7,10 @@ export interface IngestConfig extends CommonConfig {
   scopes: ScopePolicy;
   /** Ingress messages handled per batch and partition. */
   batchSize: number;
+  /** The ops endpoint (/healthz, /readyz). */
+  ops: OpsConfig;
+  /** Longest SIGTERM drain (finish the batch in hand, ack) before exiting anyway, ms. */
+  drainTimeoutMs: number;
 }
 
 /** Reads and validates the ingest configuration once; every default lives in one place. */
@@ -17,5 +21,7 @@ export function loadConfig(env: Env): IngestConfig {
     limits: loadEventLimits(env),
     scopes: loadScopePolicy(env),
     batchSize: r.int('FB_INGEST_BATCH', 256, 1, 10_000),
+    ops: loadOpsConfig(env, 'ingest', 8081),
+    drainTimeoutMs: r.int('FB_DRAIN_TIMEOUT_MS', 10_000, 100, 600_000),
   };
 }

@@ -1,4 +1,4 @@
-import { loadCommonConfig, readers, type CommonConfig, type Env } from '@farmbrain/platform';
+import { loadCommonConfig, loadOpsConfig, readers, type CommonConfig, type Env, type OpsConfig } from '@farmbrain/platform';
 
 export interface TieringConfig extends CommonConfig {
   /** Canonical messages applied per Postgres transaction and partition. */
@@ -9,6 +9,10 @@ export interface TieringConfig extends CommonConfig {
   hotMemories: number;
   /** Name under which the projection's checkpoints are kept in Postgres. */
   projection: string;
+  /** The ops endpoint (/healthz, /readyz). */
+  ops: OpsConfig;
+  /** Longest SIGTERM drain (finish the batch in hand, ack) before exiting anyway, ms. */
+  drainTimeoutMs: number;
 }
 
 export function loadConfig(env: Env): TieringConfig {
@@ -19,5 +23,7 @@ export function loadConfig(env: Env): TieringConfig {
     hotDecisions: r.int('FB_HOT_DECISIONS', 50, 1, 10_000),
     hotMemories: r.int('FB_HOT_MEMORIES', 100, 1, 100_000),
     projection: r.str('FB_TIERING_PROJECTION', 'tiering.v1'),
+    ops: loadOpsConfig(env, 'tiering', 8082),
+    drainTimeoutMs: r.int('FB_DRAIN_TIMEOUT_MS', 10_000, 100, 600_000),
   };
 }

@@ -105,12 +105,24 @@ export class IndexSync {
     if (this.#timer) clearTimeout(this.#timer);
   }
 
+  /** Consecutive failed syncs: the poll backs off while Postgres is away, and says so once. */
+  #failures = 0;
+
   #schedule(): void {
     if (this.#stopped) return;
+    const delay = this.#failures === 0 ? this.o.pollMs : Math.min(this.o.pollMs * 2 ** this.#failures, 5000);
     this.#timer = setTimeout(() => {
-      this.sync().catch((err: unknown) => this.o.log.warn({ err }, 'memory index sync failed; retrying'))
+      this.sync()
+        .then(() => {
+          if (this.#failures > 0) this.o.log.info({ failures: this.#failures }, 'memory index sync resumed');
+          this.#failures = 0;
+        })
+        .catch((err: unknown) => {
+          if (this.#failures === 0) this.o.log.warn({ err: (err as Error)?.message ?? String(err) }, 'memory index sync failed; retrying with backoff');
+          this.#failures++;
+        })
         .finally(() => this.#schedule());
-    }, this.o.pollMs);
+    }, delay);
     this.#timer.unref();
   }
 
@@ -177,6 +189,18 @@ export class IndexSync {
     if (adds.length > 0) this.index.upsert(adds);
   }
 
+  /** The writes among `marks` that ingest rejected, as sentences for a response's warnings. */
+  async #rejected(marks: Map<number, number>): Promise<string[]> {
+    const r = await this.pool.query<{ partition: number; ingress_seq: number; rejected: number; accepted: number; code: string; reason: string }>(
+      `SELECT partition, ingress_seq, rejected, accepted, code, reason FROM rejected_writes
+        WHERE (partition, ingress_seq) IN (SELECT * FROM unnest($1::int[], $2::bigint[]))`,
+      [[...marks.keys()], [...marks.values()]],
+    );
+    return r.rows.map((w) =>
+      `the write your consistency token names (partition ${w.partition}, ingress sequence ${w.ingress_seq}) was rejected by ingest: ` +
+      `${w.rejected} event(s) dead-lettered${w.accepted > 0 ? `, ${w.accepted} applied` : ''} (${w.code}: ${w.reason}); fix it and write again`);
+  }
+
   /** Whether the index reflects partition p up to canonical sequence seq. */
   #covers(p: number, seq: number): boolean {
     return (this.#watermark.get(p) ?? 0) >= seq;
@@ -185,10 +209,13 @@ export class IndexSync {
   /**
    * Read-your-writes: resolves once the projection has applied every ingress
    * message the token names AND this index reflects it. Throws
-   * CONSISTENCY_TIMEOUT after the bound.
+   * CONSISTENCY_TIMEOUT after the bound. A write ingest rejected moves the
+   * watermark too (ingest marks it on the canonical stream), so the wait ends
+   * at once; the result then says which writes were rejected and why, one
+   * sentence each (empty when all were applied).
    */
-  async waitFor(token: string | undefined, timeoutMs = this.o.consistencyTimeoutMs): Promise<void> {
-    if (!token) return;
+  async waitFor(token: string | undefined, timeoutMs = this.o.consistencyTimeoutMs): Promise<string[]> {
+    if (!token) return [];
     const marks = decodeConsistencyToken(token, this.o.partitions);
     const deadline = Date.now() + timeoutMs;
     let delay = 2;
@@ -197,7 +224,7 @@ export class IndexSync {
       const pending = [...marks].filter(([p, s]) => (cps.get(p)?.ingressSeq ?? 0) < s);
       if (pending.length === 0) {
         if (![...marks.keys()].every((p) => this.#covers(p, cps.get(p)?.lastSeq ?? 0))) await this.sync();
-        return;
+        return this.#rejected(marks);
       }
       if (Date.now() >= deadline) throw new ConsistencyTimeoutError(pending[0]![0], pending[0]![1], timeoutMs);
       await new Promise((r) => setTimeout(r, delay));

@@ -13,6 +13,7 @@ import {
   type ScopePolicy,
 } from '@farmbrain/contracts';
 import { normalize, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
+import { AgentDirectory } from '../read/agentDirectory.js';
 import type { EventWriter } from '../write/eventsIn.js';
 import type { IndexSync } from './indexSync.js';
 import { similarDecisions } from './outcomes.js';
@@ -48,6 +49,8 @@ export interface MemoryServiceDeps {
   hotTtlSeconds: number;
   /** Most memories a text-only candidate search looks at before ranking. */
   textScanCap: number;
+  /** Which agents exist (reads of an unknown agent answer UNKNOWN_AGENT); one over `pool` when absent. */
+  agents?: AgentDirectory;
 }
 
 /** Reciprocal-rank fusion constant (Cormack et al.): damps the head of each ranking. */
@@ -106,6 +109,16 @@ const viewOf = (r: MemoryRow): MemoryView => ({
   scopeId: r.scope_id, version: r.version, createdAt: r.created, updatedAt: r.updated, expiresAt: r.expires, embeddingModel: r.embedding_model,
 });
 
+/** A cached view, or undefined when the entry is not one (then Postgres serves it). */
+const parseView = (raw: string): MemoryView | undefined => {
+  try {
+    const v = JSON.parse(raw) as MemoryView | null;
+    return v && typeof v === 'object' && typeof v.version === 'number' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
 const VIEW_COLUMNS = `memory_id, agent_id, kind, text, tags, importance, scope, scope_id, version, embedding_model,
   (extract(epoch from created_at) * 1000)::bigint AS created, (extract(epoch from updated_at) * 1000)::bigint AS updated,
   (extract(epoch from expires_at) * 1000)::bigint AS expires`;
@@ -113,8 +126,11 @@ const VIEW_COLUMNS = `memory_id, agent_id, kind, text, tags, importance, scope, 
 /** The memory API over the log (writes), the warm store, the vector index and the hot tier (reads). */
 export class MemoryService implements MemoryApi {
   readonly #teamCache = new Map<string, { team: string; at: number }>();
+  readonly #agents: AgentDirectory;
 
-  constructor(private readonly d: MemoryServiceDeps) {}
+  constructor(private readonly d: MemoryServiceDeps) {
+    this.#agents = d.agents ?? new AgentDirectory(d.pool);
+  }
 
   // ---- writes: events on the log, answered with a consistency token ----
 
@@ -130,8 +146,8 @@ export class MemoryService implements MemoryApi {
   }
 
   async update(agentId: string, memoryId: string, patch: MemoryPatch & { consistency?: ConsistencyToken }): Promise<WriteResult> {
-    await this.d.sync.waitFor(patch.consistency);
-    await this.#ownedLive(agentId, memoryId);
+    const rejected = await this.d.sync.waitFor(patch.consistency);
+    await explained(this.#ownedLive(agentId, memoryId), rejected);
     const { consistency: _c, expiresAt, ...rest } = patch;
     const data: Record<string, unknown> = { ...rest, memoryId };
     if (expiresAt === null || expiresAt === 0) data.expiresAt = 0;
@@ -141,8 +157,8 @@ export class MemoryService implements MemoryApi {
   }
 
   async forget(agentId: string, memoryId: string, reason = '', consistency?: ConsistencyToken): Promise<WriteResult> {
-    await this.d.sync.waitFor(consistency);
-    await this.#ownedLive(agentId, memoryId);
+    const rejected = await this.d.sync.waitFor(consistency);
+    await explained(this.#ownedLive(agentId, memoryId), rejected);
     return this.#write(agentId, 'memory_forgotten', { memoryId, reason });
   }
 
@@ -211,9 +227,12 @@ export class MemoryService implements MemoryApi {
     const now = Date.now();
     const since = toMillis('since', req.since);
     const until = toMillis('until', req.until);
-    await this.d.sync.waitFor(req.consistency);
+    const rejected = await this.d.sync.waitFor(req.consistency);
+    // After the token: "register, then recall with its token" must find the agent. Before anything
+    // is published: a recall of an unknown agent records nothing (it would create the agent).
+    await explained(this.#agents.require(agentId), rejected);
     const owners = await this.#ownerKeys(agentId, req.scopes, req.consistency !== undefined);
-    const warnings: string[] = [];
+    const warnings: string[] = [...rejected];
 
     // The query vector: the agent's own, else the text embedded with the deployment's model.
     let qv: Float32Array | undefined;
@@ -323,34 +342,40 @@ export class MemoryService implements MemoryApi {
   /**
    * Memory content for the hits: the Redis hot tier first (entries are valid
    * only for the exact version ranked), Postgres for the rest, which then
-   * warms the hot tier for the next recall.
+   * warms the hot tier for the next recall. The hot tier is a cache: when Redis
+   * fails or times out, every hit is served from Postgres (tier 'warm') and the
+   * recall carries on.
    */
   async #content(cands: readonly Candidate[]): Promise<Map<string, { view: MemoryView; tier: MemoryTier }>> {
     const out = new Map<string, { view: MemoryView; tier: MemoryTier }>();
     if (cands.length === 0) return out;
     const key = (id: string) => `${this.d.names.redisPrefix}memdoc:${id}`;
-    const cached = await this.d.redis.mget(cands.map((c) => key(c.memoryId)));
+    const cached = await this.d.redis.mget(cands.map((c) => key(c.memoryId))).catch((err: unknown) => {
+      this.d.log.debug({ err }, 'hot tier read failed; serving recall content from Postgres');
+      return undefined;
+    });
     const missing: Candidate[] = [];
-    const touch = this.d.redis.pipeline();
+    const touch = cached ? this.d.redis.pipeline() : undefined;
     cands.forEach((c, i) => {
-      const raw = cached[i];
-      const view = raw ? (JSON.parse(raw) as MemoryView) : undefined;
+      const raw = cached?.[i];
+      const view = raw ? parseView(raw) : undefined;
       if (view && view.version === c.version) {
         out.set(c.memoryId, { view, tier: 'hot' });
-        touch.expire(key(c.memoryId), this.d.hotTtlSeconds); // recalled again: stays hot
+        touch?.expire(key(c.memoryId), this.d.hotTtlSeconds); // recalled again: stays hot
       } else missing.push(c);
     });
-    if (touch.length > 0) void touch.exec().catch((err: unknown) => this.d.log.warn({ err }, 'hot tier TTL refresh failed'));
+    if (touch && touch.length > 0) void touch.exec().catch((err: unknown) => this.d.log.debug({ err }, 'hot tier TTL refresh failed'));
     if (missing.length > 0) {
       const r = await this.d.pool.query<MemoryRow>(
         `SELECT ${VIEW_COLUMNS} FROM memories WHERE memory_id = ANY($1) AND forgotten_at IS NULL`, [missing.map((c) => c.memoryId)]);
-      const pipe = this.d.redis.pipeline();
+      const pipe = cached ? this.d.redis.pipeline() : undefined;
       for (const row of r.rows) {
         const view = viewOf(row);
         out.set(view.memoryId, { view, tier: 'warm' });
-        pipe.set(key(view.memoryId), JSON.stringify(view), 'EX', this.d.hotTtlSeconds);
+        pipe?.set(key(view.memoryId), JSON.stringify(view), 'EX', this.d.hotTtlSeconds);
       }
-      await pipe.exec();
+      // Warming the cache is best effort: the answer does not wait for it, nor fail with it.
+      if (pipe && pipe.length > 0) void pipe.exec().catch((err: unknown) => this.d.log.debug({ err }, 'hot tier write failed'));
     }
     return out;
   }
@@ -379,10 +404,12 @@ export class MemoryService implements MemoryApi {
   // ---- outcome-linked recall and provenance ----
 
   async similarDecisions(agentId: string, req: SimilarDecisionsRequest): Promise<SimilarDecisionsResponse> {
-    await this.d.sync.waitFor(req.consistency);
+    const rejected = await this.d.sync.waitFor(req.consistency);
+    await explained(this.#agents.require(agentId), rejected);
     const agents = new Set([agentId]);
     if (req.includeTeam) for (const a of await this.teamMembers(agentId)) agents.add(a);
-    return similarDecisions(this.d.pool, [...agents], req);
+    const out = await similarDecisions(this.d.pool, [...agents], req);
+    return rejected.length > 0 ? { ...out, warnings: rejected } : out;
   }
 
   /** Every agent sharing a team with this one (registrations and pinned memberships). */
@@ -400,9 +427,28 @@ export class MemoryService implements MemoryApi {
   }
 
   async decisionContext(agentId: string, decisionId: string, consistency?: ConsistencyToken): Promise<DecisionContext> {
-    await this.d.sync.waitFor(consistency);
+    const rejected = await this.d.sync.waitFor(consistency);
+    await explained(this.#agents.require(agentId), rejected);
     // A decision may cite any memory id; only what this agent may read is shown.
-    return decisionContext(this.d.pool, agentId, decisionId, { readableOwnerKeys: readableOwnerKeys(agentId, await this.teams(agentId)) });
+    const out = await explained(decisionContext(this.d.pool, agentId, decisionId, { readableOwnerKeys: readableOwnerKeys(agentId, await this.teams(agentId)) }), rejected);
+    return rejected.length > 0 ? { ...out, warnings: rejected } : out;
+  }
+}
+
+/**
+ * A read that fails because what it looks for is not there (unknown agent,
+ * memory or decision) says so, and also that the write its consistency token
+ * named was rejected: that is usually why.
+ */
+async function explained<T>(p: Promise<T>, rejected: readonly string[]): Promise<T> {
+  if (rejected.length === 0) return p;
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof FarmbrainError && ['NOT_FOUND', 'UNKNOWN_AGENT', 'NOT_OWNER', 'MEMORY_FORGOTTEN'].includes(err.code)) {
+      throw new FarmbrainError(err.code, `${err.message}; note: ${rejected.join('; ')}`, { cause: err });
+    }
+    throw err;
   }
 }
 

@@ -1,37 +1,37 @@
 import { Type } from 'typebox';
-import { MEMORY_KINDS, SCOPES } from '@farmbrain/contracts';
+import { MEMORY_KINDS, SCOPES, SITUATION_BOUND } from '@farmbrain/contracts';
+import * as R from '../http/responses.js';
+import { AgentId, Enum, errorResponses, Id, Int, Num, Text, TimeIn, Token, Vector } from '../http/schemas.js';
 import type { MemoryApi } from './types.js';
 
-const Enum = (vals: readonly string[]) => Type.Union(vals.map((v) => Type.Literal(v)));
-const Time = () => Type.Union([Type.Integer({ minimum: 0 }), Type.String()], { description: 'epoch ms or ISO 8601' });
-const Token = () => Type.String({ maxLength: 2048, description: 'consistencyToken of a write: the read waits (bounded) until it is applied' });
-const AgentId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
 const Tags = () => Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 });
-const Vector = () => Type.Array(Type.Number(), { maxItems: 4096 });
-const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
-const WriteResult = Type.Object({ memoryId: Type.String(), eventId: Type.String(), consistencyToken: Type.String() });
+/** Tag filters: compared with stored tags in Postgres, so plain text. */
+const TagFilter = (description: string) => Type.Array(Id(256), { maxItems: 64, description });
+const Importance = () => Num(0, 1, { description: '0..1' });
 
 const Filters = {
-  scopes: Type.Optional(Type.Array(Enum(SCOPES), { description: "default: every scope the agent can read (its own, its teams', the fleet's)" })),
-  kinds: Type.Optional(Type.Array(Enum(MEMORY_KINDS))),
-  tags: Type.Optional(Type.Array(Type.String(), { description: 'memory must carry all of these' })),
-  anyTags: Type.Optional(Type.Array(Type.String(), { description: 'memory must carry at least one of these' })),
-  since: Type.Optional(Time()),
-  until: Type.Optional(Time()),
-  minImportance: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  scopes: Type.Optional(Type.Array(Enum(SCOPES), { maxItems: 3, description: "default: every scope the agent can read (its own, its teams', the fleet's)" })),
+  kinds: Type.Optional(Type.Array(Enum(MEMORY_KINDS), { maxItems: 5 })),
+  tags: Type.Optional(TagFilter('memory must carry all of these')),
+  anyTags: Type.Optional(TagFilter('memory must carry at least one of these')),
+  since: Type.Optional(TimeIn('created at or after')),
+  until: Type.Optional(TimeIn('created before')),
+  minImportance: Type.Optional(Importance()),
 };
 
+// Write bodies bound their numbers here; the text of what is stored (memory text, tags, ids) is
+// checked by the event validator (contracts validateEvent) the SDK and ingest share.
 export const RememberBody = Type.Object({
   kind: Enum(MEMORY_KINDS),
   text: Type.String({ minLength: 1 }),
   tags: Type.Optional(Tags()),
-  importance: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-  embedding: Type.Optional(Vector()),
+  importance: Type.Optional(Importance()),
+  embedding: Type.Optional(Vector(4096)),
   embeddingModel: Type.Optional(Type.String({ maxLength: 128 })),
-  situation: Type.Optional(Vector()),
+  situation: Type.Optional(Vector(4096, SITUATION_BOUND)),
   scope: Type.Optional(Enum(SCOPES)),
   scopeId: Type.Optional(Type.String({ maxLength: 64 })),
-  expiresAt: Type.Optional(Time()),
+  expiresAt: Type.Optional(TimeIn('when it stops being recalled; absent: never')),
   sourceEventIds: Type.Optional(Type.Array(Type.String(), { maxItems: 256 })),
   memoryId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
 }, { additionalProperties: false });
@@ -40,35 +40,35 @@ const PatchBody = Type.Object({
   text: Type.Optional(Type.String({ minLength: 1 })),
   tags: Type.Optional(Tags()),
   replaceTags: Type.Optional(Type.Boolean()),
-  importance: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-  embedding: Type.Optional(Vector()),
+  importance: Type.Optional(Importance()),
+  embedding: Type.Optional(Vector(4096)),
   embeddingModel: Type.Optional(Type.String({ maxLength: 128 })),
-  expiresAt: Type.Optional(Type.Union([Time(), Type.Null()])),
+  expiresAt: Type.Optional(Type.Union([TimeIn(), Type.Null()], { description: '0 or null clears the expiry' })),
   consistency: Type.Optional(Token()),
 }, { additionalProperties: false });
 
+const Weight = () => Type.Optional(Num(0, 1000));
 const RecallBody = Type.Object({
-  query: Type.Optional(Type.String({ maxLength: 4096 })),
-  vector: Type.Optional(Vector()),
-  embeddingModel: Type.Optional(Type.String({ maxLength: 128, description: "model of `vector` (default 'client')" })),
-  k: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
-  weights: Type.Optional(Type.Object({
-    vector: Type.Optional(Type.Number({ minimum: 0 })), text: Type.Optional(Type.Number({ minimum: 0 })),
-    recency: Type.Optional(Type.Number({ minimum: 0 })), importance: Type.Optional(Type.Number({ minimum: 0 })),
-  }, { additionalProperties: false })),
+  query: Type.Optional(Text(4096)),
+  vector: Type.Optional(Vector(4096)),
+  embeddingModel: Type.Optional(Id(128, { description: "model of `vector` (default 'client')" })),
+  k: Type.Optional(Int(1, 100, { default: 10 })),
+  weights: Type.Optional(Type.Object({ vector: Weight(), text: Weight(), recency: Weight(), importance: Weight() }, {
+    additionalProperties: false, description: 'defaults: vector 1, text 1, recency 0.3, importance 0.3',
+  })),
   consistency: Type.Optional(Token()),
-  correlationId: Type.Optional(Type.String({ maxLength: 128 })),
+  correlationId: Type.Optional(Id(128)),
   ...Filters,
 }, { additionalProperties: false });
 
 const SimilarBody = Type.Object({
-  situation: Type.Array(Type.Number(), { minItems: 1, maxItems: 4096 }),
-  symbol: Type.Optional(Type.String({ maxLength: 64 })),
-  k: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 10 })),
+  situation: Vector(4096, SITUATION_BOUND, { minItems: 1 }),
+  symbol: Type.Optional(Id(64)),
+  k: Type.Optional(Int(1, 200, { default: 10 })),
   includeTeam: Type.Optional(Type.Boolean()),
   includeOpen: Type.Optional(Type.Boolean()),
-  since: Type.Optional(Time()),
-  until: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String()])),
+  since: Type.Optional(TimeIn('decided at or after')),
+  until: Type.Optional(TimeIn('decided before')),
   consistency: Type.Optional(Token()),
 }, { additionalProperties: false });
 
@@ -82,14 +82,14 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const app = appIn as any;
   const params = Type.Object({ agentId: AgentId });
-  const memParams = Type.Object({ agentId: AgentId, memoryId: Type.String({ minLength: 1, maxLength: 128 }) });
+  const memParams = Type.Object({ agentId: AgentId, memoryId: Id(128) });
 
   app.post('/v1/agents/:agentId/memories', {
     schema: {
       tags: ['memories'], summary: 'Remember: store a memory (published as a memory_stored event)',
       description: 'Team and fleet scopes need the agent to be a writer of that scope (FB_SCOPE_POLICY), else 403 SCOPE_FORBIDDEN. '
         + 'Pass the returned consistencyToken to a read to see this write (read-your-writes).',
-      params, body: RememberBody, response: { 201: WriteResult, 400: ErrorBody, 403: ErrorBody },
+      params, body: RememberBody, response: { 201: R.WriteResult, ...errorResponses(400, 403, 413, 503) },
     },
   }, async (req: { params: { agentId: string }; body: Parameters<MemoryApi['remember']>[1] }, reply: { status(n: number): { send(b: unknown): unknown } }) =>
     reply.status(201).send(await api.remember(req.params.agentId, req.body)));
@@ -97,7 +97,7 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
   app.patch('/v1/agents/:agentId/memories/:memoryId', {
     schema: {
       tags: ['memories'], summary: 'Update a memory (memory_updated event; its version goes up, older versions stay readable)',
-      params: memParams, body: PatchBody, response: { 200: WriteResult, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      params: memParams, body: PatchBody, response: { 200: R.WriteResult, ...errorResponses(400, 403, 404, 409, 413, 503) },
     },
   }, async (req: { params: { agentId: string; memoryId: string }; body: Parameters<MemoryApi['update']>[2] & { consistency?: string } }) =>
     api.update(req.params.agentId, req.params.memoryId, req.body));
@@ -107,7 +107,7 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
       tags: ['memories'], summary: 'Forget a memory (memory_forgotten event; what the agent knew before stays provable)',
       params: memParams,
       querystring: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1024 })), consistency: Type.Optional(Token()) }),
-      response: { 200: WriteResult, 404: ErrorBody, 409: ErrorBody },
+      response: { 200: R.WriteResult, ...errorResponses(400, 403, 404, 409, 503) },
     },
   }, async (req: { params: { agentId: string; memoryId: string }; query: { reason?: string; consistency?: string } }) =>
     (api as MemoryApi & { forget(a: string, m: string, r?: string, c?: string): Promise<unknown> })
@@ -119,7 +119,7 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
       description: 'Fuses Postgres full-text relevance, vector similarity (HNSW), recency and importance by reciprocal-rank fusion. '
         + 'Each hit shows its score parts and the tier it was served from. The recall is recorded as a memory_recalled event (recallId) '
         + 'for decision provenance. Without query and vector, returns the filtered memories ranked by recency and importance.',
-      params, body: RecallBody, response: { 200: Type.Unknown(), 400: ErrorBody, 503: ErrorBody },
+      params, body: RecallBody, response: { 200: R.RecallResponse, ...errorResponses(400, 404, 413, 503) },
     },
   }, async (req: { params: { agentId: string }; body: Parameters<MemoryApi['recall']>[1] }) => api.recall(req.params.agentId, req.body));
 
@@ -128,7 +128,7 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
       tags: ['recall'], summary: 'Outcome-linked recall: the most similar past decisions and how they turned out',
       description: 'Nearest past decisions by Euclidean distance between situation vectors, each with its realized P&L, win/loss and '
         + 'holding time, plus win rate, mean and spread of P&L over the neighbours.',
-      params, body: SimilarBody, response: { 200: Type.Unknown(), 400: ErrorBody },
+      params, body: SimilarBody, response: { 200: R.SimilarDecisionsResponse, ...errorResponses(400, 404, 413, 503) },
     },
   }, async (req: { params: { agentId: string }; body: Parameters<MemoryApi['similarDecisions']>[1] }) =>
     api.similarDecisions(req.params.agentId, req.body));
@@ -136,9 +136,9 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
   app.get('/v1/agents/:agentId/decisions/:decisionId/context', {
     schema: {
       tags: ['recall'], summary: 'Decision provenance: what the agent had recalled, and the cited memories as they were then',
-      params: Type.Object({ agentId: AgentId, decisionId: Type.String({ maxLength: 64 }) }),
+      params: Type.Object({ agentId: AgentId, decisionId: Id(64, { description: 'event id of the decision_made event' }) }),
       querystring: Type.Object({ consistency: Type.Optional(Token()) }),
-      response: { 200: Type.Unknown(), 404: ErrorBody },
+      response: { 200: R.DecisionContext, ...errorResponses(400, 404, 503) },
     },
   }, async (req: { params: { agentId: string; decisionId: string }; query: { consistency?: string } }) =>
     api.decisionContext(req.params.agentId, req.params.decisionId, req.query.consistency));

@@ -1,4 +1,5 @@
 import { FarmbrainError } from '@farmbrain/contracts';
+import { MAX_TIME_MS } from '../http/schemas.js';
 
 /** Opaque keyset cursor: the (time, id) of the last row of the previous page. */
 export interface Cursor {
@@ -6,14 +7,25 @@ export interface Cursor {
   id: string;
 }
 
+/** The time as encodeCursor writes it (Date#toISOString): what Postgres reads back exactly. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** Row ids are uuids, memory ids or agent ids: no control characters nor lone surrogates, bounded. */
+const CURSOR_ID = /^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]{0,256}$/u;
+
 export const encodeCursor = (c: Cursor): string => Buffer.from(JSON.stringify([c.t, c.id])).toString('base64url');
 
+/**
+ * The cursor a page returned, checked so that nothing a client crafts reaches
+ * a query: a time in the form and range encodeCursor writes, and a plain id.
+ */
 export function decodeCursor(s: string | undefined): Cursor | undefined {
   if (s === undefined || s === '') return undefined;
   try {
     const v: unknown = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) {
-      return { t: v[0], id: v[1] };
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string'
+      && CURSOR_TIME.test(v[0]) && CURSOR_ID.test(v[1])) {
+      const ms = Date.parse(v[0]);
+      if (Number.isFinite(ms) && ms >= 0 && ms <= MAX_TIME_MS) return { t: v[0], id: v[1] };
     }
   } catch {
     /* fall through */
@@ -21,12 +33,16 @@ export function decodeCursor(s: string | undefined): Cursor | undefined {
   throw new FarmbrainError('INVALID_CURSOR', 'cursor is not one this API returned; pass the nextCursor of the previous page unchanged');
 }
 
-/** Accepts an ISO date-time or epoch milliseconds. */
+/**
+ * Accepts an ISO date-time or epoch milliseconds, from 1970 to the year 9999
+ * (what every store can compare with).
+ */
 export function parseTime(name: string, s: string | undefined): Date | undefined {
   if (s === undefined || s === '') return undefined;
   const d = /^\d+$/.test(s) ? new Date(Number(s)) : new Date(s);
-  if (Number.isNaN(d.getTime())) {
-    throw new FarmbrainError('BAD_REQUEST', `${name}='${s}' is not a time: use an ISO 8601 date-time or epoch milliseconds`);
+  const ms = d.getTime();
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME_MS) {
+    throw new FarmbrainError('BAD_REQUEST', `${name}='${s}' is not a time from 1970 to 9999: use an ISO 8601 date-time or epoch milliseconds (0 to ${MAX_TIME_MS})`);
   }
   return d;
 }

@@ -1,5 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Pool } from '@farmbrain/platform';
+import { agentSummary, checkpointOut, decisionOut, memoryOut, MEMORY_COLUMNS, positionOut, tradeOut, type AgentRow, type AgentSummary } from '@farmbrain/store';
+import { AgentDirectory } from './agentDirectory.js';
+import type { AgentState, AgentStateReader } from './agentState.js';
 import { decodeCursor, encodeCursor, parseTime } from './cursor.js';
 
 export interface PageQuery {
@@ -29,20 +31,23 @@ interface Listing {
   tag?: string;
 }
 
-const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Warm-tier reads (Postgres), newest first, paged by (time, id) keyset so a
- * page stays stable while new rows arrive.
+ * page stays stable while new rows arrive. Every agent-scoped listing answers
+ * UNKNOWN_AGENT for an agent that has recorded no event (see AgentDirectory).
  */
 export class ReadStore {
   constructor(
     private readonly pool: Pool,
-    private readonly redis: Redis,
-    private readonly redisPrefix: string,
+    private readonly state: AgentStateReader,
+    /** Which agents exist; the app checks it before agentState too. */
+    readonly agents: AgentDirectory = new AgentDirectory(pool),
   ) {}
 
   async #page<T>(agentId: string, q: PageQuery, l: Listing, map: (row: Record<string, unknown>) => T): Promise<Page<T>> {
+    await this.agents.require(agentId);
     const limit = q.limit ?? 50;
     const args: unknown[] = [agentId];
     const conds = ['agent_id = $1'];
@@ -106,48 +111,9 @@ export class ReadStore {
     };
   }
 
-  /** The agent's current state: Redis hot state first, Postgres when Redis has none. */
-  async agentState(agentId: string): Promise<AgentState | undefined> {
-    const p = this.redisPrefix;
-    const [state, decisions, positions, memIds, mems] = (await this.redis
-      .multi()
-      .hgetall(`${p}agent:${agentId}`)
-      .lrange(`${p}agent:${agentId}:decisions`, 0, 9)
-      .hgetall(`${p}agent:${agentId}:positions`)
-      .zrevrange(`${p}agent:${agentId}:memories:recent`, 0, 9)
-      .hgetall(`${p}agent:${agentId}:memories`)
-      .exec()
-      .then((res) => (res ?? []).map(([err, v]) => {
-        if (err) throw err;
-        return v;
-      }))) as [Record<string, string>, string[], Record<string, string>, string[], Record<string, string>];
-    const warm = await this.pool.query<AgentRow>('SELECT * FROM agents WHERE agent_id = $1', [agentId]);
-    const row = warm.rows[0];
-    if (!row) return undefined;
-    if (state && state._seq) {
-      return {
-        ...agentSummary(row),
-        status: state.status ?? row.status,
-        config: state.config ? (JSON.parse(state.config) as Record<string, unknown>) : row.config,
-        lastEventAt: state.lastEventAt ? new Date(Number(state.lastEventAt)).toISOString() : iso(row.last_event_at),
-        openPositions: Object.values(positions).map((j) => JSON.parse(j) as Record<string, unknown>).sort(bySymbol),
-        recentDecisions: decisions.map((j) => JSON.parse(j) as Record<string, unknown>),
-        recentMemories: memIds.map((id) => mems[id]).filter((j): j is string => j !== undefined).map((j) => JSON.parse(j) as Record<string, unknown>),
-        source: 'hot',
-      };
-    }
-    const [pos, dec, mem] = await Promise.all([
-      this.pool.query(`SELECT * FROM positions WHERE agent_id = $1 AND status = 'open' ORDER BY symbol`, [agentId]),
-      this.pool.query('SELECT * FROM decisions WHERE agent_id = $1 ORDER BY occurred_at DESC, event_id DESC LIMIT 10', [agentId]),
-      this.pool.query(`SELECT ${MEMORY_COLUMNS} FROM memories WHERE agent_id = $1 AND forgotten_at IS NULL ORDER BY created_at DESC LIMIT 10`, [agentId]),
-    ]);
-    return {
-      ...agentSummary(row),
-      openPositions: pos.rows.map(positionOut),
-      recentDecisions: dec.rows.map(decisionOut),
-      recentMemories: mem.rows.map(memoryOut),
-      source: 'warm',
-    };
+  /** The agent's current state: the hot tier's complete copy, else Postgres (see AgentStateReader). */
+  agentState(agentId: string): Promise<AgentState | undefined> {
+    return this.state.read(agentId);
   }
 
   decisions(agentId: string, q: PageQuery) {
@@ -172,7 +138,8 @@ export class ReadStore {
   }
 
   async checkpoint(agentId: string, checkpointId: string): Promise<Record<string, unknown> | undefined> {
-    if (!/^[0-9a-f-]{36}$/i.test(checkpointId)) return undefined;
+    await this.agents.require(agentId);
+    if (!UUID.test(checkpointId)) return undefined;
     const r = await this.pool.query('SELECT * FROM checkpoints WHERE agent_id = $1 AND event_id = $2', [agentId, checkpointId]);
     const row = r.rows[0] as Record<string, unknown> | undefined;
     if (!row) return undefined;
@@ -192,63 +159,4 @@ export class ReadStore {
       memoryOut,
     );
   }
-
-  async ready(): Promise<{ postgres: boolean; redis: boolean }> {
-    const [postgres, redis] = await Promise.all([
-      this.pool.query(`SELECT to_regclass('decisions') IS NOT NULL AS ok`).then((r) => Boolean(r.rows[0]?.ok)).catch(() => false),
-      this.redis.ping().then((v) => v === 'PONG').catch(() => false),
-    ]);
-    return { postgres, redis };
-  }
 }
-
-const bySymbol = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.symbol).localeCompare(String(b.symbol));
-
-interface AgentRow {
-  agent_id: string; name: string; team: string; strategy: string; config: Record<string, unknown>; status: string;
-  registered_at: Date | null; first_seen_at: Date; last_event_at: Date;
-}
-export interface AgentSummary {
-  agentId: string; name: string; team: string; strategy: string; status: string; config: Record<string, unknown>;
-  registeredAt: string | null; firstSeenAt: string | null; lastEventAt: string | null;
-}
-export interface AgentState extends AgentSummary {
-  openPositions: Record<string, unknown>[];
-  recentDecisions: Record<string, unknown>[];
-  recentMemories: Record<string, unknown>[];
-  /** Which tier answered: 'hot' (Redis) or 'warm' (Postgres). */
-  source: 'hot' | 'warm';
-}
-const agentSummary = (r: AgentRow): AgentSummary => ({
-  agentId: r.agent_id, name: r.name, team: r.team, strategy: r.strategy, status: r.status, config: r.config,
-  registeredAt: iso(r.registered_at), firstSeenAt: iso(r.first_seen_at), lastEventAt: iso(r.last_event_at),
-});
-const decisionOut = (r: Record<string, unknown>) => ({
-  decisionId: r.event_id, agentId: r.agent_id, occurredAt: iso(r.occurred_at as Date), symbol: r.symbol, action: r.action,
-  size: r.size, confidence: r.confidence, rationale: r.rationale, situation: r.situation, memoryIds: r.memory_ids,
-  recallIds: r.recall_ids, producerSeq: r.producer_seq, correlationId: r.correlation_id,
-});
-const tradeOut = (r: Record<string, unknown>) => ({
-  tradeId: r.event_id, agentId: r.agent_id, occurredAt: iso(r.occurred_at as Date), orderId: r.order_id, symbol: r.symbol,
-  side: r.side, qty: r.qty, price: r.price, fees: r.fees, decisionId: r.decision_id || null, producerSeq: r.producer_seq,
-});
-const positionOut = (r: Record<string, unknown>) => ({
-  positionId: r.position_id, agentId: r.agent_id, symbol: r.symbol, status: r.status, qty: r.qty, avgPrice: r.avg_price,
-  fees: r.fees, openedAt: iso(r.opened_at as Date), closedAt: iso(r.closed_at as Date | null), realizedPnl: r.realized_pnl,
-  exitPrice: r.exit_price, decisionIds: r.decision_ids, tradeCount: r.trade_count,
-  holdingMs: r.closed_at ? (r.closed_at as Date).getTime() - (r.opened_at as Date).getTime() : null,
-});
-const checkpointOut = (r: Record<string, unknown>) => ({
-  checkpointId: r.event_id, agentId: r.agent_id, occurredAt: iso(r.occurred_at as Date), label: r.label,
-  sizeBytes: r.size_bytes, producerSeq: r.producer_seq,
-});
-/** Everything a memory listing shows: not the embedding bytes nor the text-search vector. */
-const MEMORY_COLUMNS = `memory_id, agent_id, kind, text, tags, importance, scope, scope_id, version, embedding_dims, embedding_model,
-  expires_at, created_at, updated_at, forgotten_at, source_event_ids, access_count, last_accessed_at`;
-const memoryOut = (r: Record<string, unknown>) => ({
-  memoryId: r.memory_id, agentId: r.agent_id, kind: r.kind, text: r.text, tags: r.tags, importance: r.importance,
-  scope: r.scope, scopeId: r.scope_id, version: r.version, embeddingDims: r.embedding_dims, embeddingModel: r.embedding_model,
-  expiresAt: iso(r.expires_at as Date | null), createdAt: iso(r.created_at as Date), updatedAt: iso(r.updated_at as Date),
-  forgottenAt: iso(r.forgotten_at as Date | null), sourceEventIds: r.source_event_ids,
-  accessCount: r.access_count, lastAccessedAt: iso(r.last_accessed_at as Date | null),
-});

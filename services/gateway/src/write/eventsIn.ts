@@ -1,68 +1,87 @@
 import { Type, type TSchema } from 'typebox';
 import Value from 'typebox/value';
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { DependencyUnavailableError, isConnectionFailure } from '@farmbrain/platform';
 import {
-  ACTIONS,
-  AGENT_STATUSES,
+  describeRule,
   encodeEvent,
   EVENT_TYPES,
   FarmbrainError,
   batchMsgId,
   frameBatch,
   HybridSequence,
-  MEMORY_KINDS,
-  MEMORY_TIERS,
   newEventId,
+  PAYLOAD_DEFAULTS,
+  PAYLOAD_RULES,
   withDefaults,
   SCHEMA_VERSION,
-  SCOPES,
-  SIDES,
   validateEvent,
   type EventLimits,
+  type Rule,
   type EventType,
   type FarmEvent,
   type Names,
   type ValidationIssue,
 } from '@farmbrain/contracts';
 
-const Str = (o: object = {}) => Type.String({ maxLength: 1_000_000, ...o });
-const Num = () => Type.Number();
-const Strs = () => Type.Array(Type.String({ maxLength: 256 }), { maxItems: 10_000 });
-const Nums = () => Type.Array(Type.Number(), { maxItems: 100_000 });
 const Enum = (vals: readonly string[]) => Type.Union(vals.map((v) => Type.Literal(v)));
 const Obj = Type.Record(Type.String(), Type.Unknown());
 
-/** JSON shape of each event type's `data` (what POST /v1/events accepts). */
-export const DATA_SCHEMAS: Record<EventType, TSchema> = {
-  agent_registered: Type.Object({ name: Str(), team: Type.Optional(Str()), strategy: Type.Optional(Str()), config: Type.Optional(Obj) }, { additionalProperties: false }),
-  decision_made: Type.Object({
-    symbol: Str(), action: Enum(ACTIONS), size: Type.Optional(Num()), confidence: Num(), rationale: Type.Optional(Str()),
-    situation: Type.Optional(Nums()), memoryIds: Type.Optional(Strs()), recallIds: Type.Optional(Strs()),
-  }, { additionalProperties: false }),
-  trade_executed: Type.Object({
-    orderId: Str(), symbol: Str(), side: Enum(SIDES), qty: Num(), price: Num(), fees: Type.Optional(Num()), decisionId: Type.Optional(Str()),
-  }, { additionalProperties: false }),
-  position_closed: Type.Object({
-    symbol: Str(), realizedPnl: Num(), decisionIds: Type.Optional(Strs()), exitPrice: Type.Optional(Num()),
-  }, { additionalProperties: false }),
-  checkpoint_saved: Type.Object({ label: Str(), state: Str({ description: 'base64' }) }, { additionalProperties: false }),
-  memory_stored: Type.Object({
-    memoryId: Type.Optional(Str()), kind: Enum(MEMORY_KINDS), text: Str(), tags: Type.Optional(Strs()), importance: Type.Optional(Num()),
-    embedding: Type.Optional(Nums()), scope: Type.Optional(Enum(SCOPES)), scopeId: Type.Optional(Str()), expiresAt: Type.Optional(Num()),
-    sourceEventIds: Type.Optional(Strs()), situation: Type.Optional(Nums()), embeddingModel: Type.Optional(Str()),
-  }, { additionalProperties: false }),
-  memory_updated: Type.Object({
-    memoryId: Str(), text: Type.Optional(Str()), tags: Type.Optional(Strs()), replaceTags: Type.Optional(Type.Boolean()),
-    importance: Type.Optional(Num()), embedding: Type.Optional(Nums()), expiresAt: Type.Optional(Num()), embeddingModel: Type.Optional(Str()),
-  }, { additionalProperties: false }),
-  memory_forgotten: Type.Object({ memoryId: Str(), reason: Type.Optional(Str()) }, { additionalProperties: false }),
-  agent_state_changed: Type.Object({ status: Enum(AGENT_STATUSES), config: Type.Optional(Obj), reason: Type.Optional(Str()) }, { additionalProperties: false }),
-  memory_recalled: Type.Object({
-    queryText: Type.Optional(Str()), queryVector: Type.Optional(Nums()), filters: Type.Optional(Obj), k: Type.Integer(),
-    hits: Type.Array(Type.Object({ memoryId: Str(), version: Type.Integer(), score: Num(), tier: Enum(MEMORY_TIERS) }, { additionalProperties: false }), { maxItems: 1000 }),
-    embeddingModel: Type.Optional(Str()),
-  }, { additionalProperties: false }),
-};
+/**
+ * The JSON form of a field under its contract rule. It states the JSON type only
+ * (numbers as numbers, bytes as base64, enums as literals, objects closed); the
+ * rule's bounds are in `description` and are enforced by validateEvent, so a
+ * value of the right type gets the same reason code (OUT_OF_RANGE, TOO_LARGE,
+ * INVALID_TEXT...) over HTTP as over NATS.
+ */
+function jsonSchemaOf(rule: Rule): TSchema {
+  const description = describeRule(rule);
+  switch (rule.kind) {
+    case 'text':
+    case 'id':
+      return Type.String({ description });
+    case 'enum':
+      return Type.Union(rule.values.map((v) => Type.Literal(v)), { description });
+    case 'bool':
+      return Type.Boolean();
+    case 'number':
+      return Type.Number({ description });
+    case 'int':
+    case 'time':
+    case 'schemaVersion':
+      return Type.Integer({ description });
+    case 'vector':
+      return Type.Array(Type.Number(), { description });
+    case 'list':
+      return Type.Array(Type.String(), { description });
+    case 'bytes':
+      return Type.String({ contentEncoding: 'base64', description: `base64 of ${description}` });
+    case 'json':
+      return Type.Record(Type.String(), Type.Unknown(), { description });
+    case 'objects':
+      return Type.Array(objectSchemaOf(rule.fields as Record<string, Rule>, new Set()), { description });
+  }
+}
+
+const objectSchemaOf = (rules: Record<string, Rule>, optional: ReadonlySet<string>) =>
+  Type.Object(
+    Object.fromEntries(Object.entries(rules).map(([k, r]) => [k, r.optional || optional.has(k) ? Type.Optional(jsonSchemaOf(r)) : jsonSchemaOf(r)])),
+    { additionalProperties: false },
+  );
+
+/** Payload fields the HTTP write path fills itself when absent (besides PAYLOAD_DEFAULTS). */
+const FILLED_BY_GATEWAY: Partial<Record<EventType, readonly string[]>> = { memory_stored: ['memoryId'] };
+
+/**
+ * JSON shape of each event type's `data` (what POST /v1/events accepts), derived
+ * from the contract's PAYLOAD_RULES: a field may be left out when it has a
+ * default (PAYLOAD_DEFAULTS), is optional in the model, or the gateway fills it.
+ */
+export const DATA_SCHEMAS = {} as Record<EventType, TSchema>;
+for (const t of EVENT_TYPES) {
+  const optional = new Set([...Object.keys(PAYLOAD_DEFAULTS[t]), ...(FILLED_BY_GATEWAY[t] ?? [])]);
+  DATA_SCHEMAS[t] = objectSchemaOf(PAYLOAD_RULES[t] as Record<string, Rule>, optional);
+}
 
 export const EventInSchema = Type.Object({
   agentId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
@@ -176,7 +195,10 @@ export class EventWriter {
         }
       }));
     } catch (err) {
-      throw new FarmbrainError('PUBLISH_FAILED', `JetStream did not acknowledge the events (${(err as Error).message}); retry with the same eventIds, duplicates are dropped`, { cause: err });
+      const what = `JetStream did not acknowledge the events (${(err as Error).message}); retry with the same eventIds, duplicates are dropped`;
+      // NATS unreachable, draining or closed, no answer in time, or nothing listening on the subject: an outage, not this request's fault.
+      if (isConnectionFailure(err)) throw new DependencyUnavailableError('nats', what, { cause: err });
+      throw new FarmbrainError('PUBLISH_FAILED', what, { cause: err });
     }
     return events.map((e) => ({ eventId: e.eventId, agentId: e.agentId, producerSeq: e.producerSeq, streamSeq: acks.get(e.eventId)!.seq, duplicate: acks.get(e.eventId)!.duplicate }));
   }

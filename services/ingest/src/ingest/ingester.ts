@@ -18,6 +18,21 @@ export interface IngestStats {
   deadLettered: number;
 }
 
+/** A reason as a header value: one line, no control characters, bounded. */
+// eslint-disable-next-line no-control-regex
+const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 2000);
+
+/**
+ * The canonical subject of an ingress message: same partition token, same
+ * agent token. For a valid message that is `names.eventsSubject(agentId)`; for
+ * one whose subject names the wrong partition it keeps the ingress partition,
+ * where a consistency token of that write waits.
+ */
+function canonicalSubject(names: Names, ingressSubject: string): string {
+  const t = ingressSubject.split('.');
+  return `${names.namespace}.ev.${t[t.length - 2]}.${t[t.length - 1]}`;
+}
+
 /**
  * Returns the batch handler of one ingress partition. Every output is published
  * with a message id derived from the ingress sequence, so a redelivered message
@@ -36,17 +51,27 @@ export function createIngestHandler({ js, names, limits, scopes, log }: Ingester
         scopes,
       });
       const trace = m.headers?.get(HEADERS.traceparent);
-      if (t.valid) {
+      // Every ingress message leaves a canonical message: its valid events, and a mark of how many
+      // were rejected. A message rejected whole leaves an empty one. So the projections' ingress
+      // watermark passes every message, and a read waiting on a rejected write resolves at once
+      // and can say why (the events themselves are in the dead-letter stream).
+      if (t.valid || t.rejected.length > 0) {
         const h = natsHeaders();
         h.set(HEADERS.ingressSeq, String(m.seq));
         if (trace) h.set(HEADERS.traceparent, trace);
-        pubs.push(js.publish(names.eventsSubject(t.agentId), t.valid.body, { msgID: `in:${m.seq}`, headers: h }));
-        stats.forwardedEvents += t.valid.events.length;
+        if (t.rejected.length > 0) {
+          const first = t.rejected[0]!;
+          h.set(HEADERS.rejected, String(t.rejected.length));
+          h.set(HEADERS.reasonCode, first.code);
+          h.set(HEADERS.reason, oneLine(first.reason));
+        }
+        pubs.push(js.publish(canonicalSubject(names, m.subject), t.valid?.body ?? new Uint8Array(), { msgID: `in:${m.seq}`, headers: h }));
+        stats.forwardedEvents += t.valid?.events.length ?? 0;
       }
       for (const r of t.rejected) {
         const h = natsHeaders();
         h.set(HEADERS.reasonCode, r.code);
-        h.set(HEADERS.reason, r.reason.replace(/[\r\n]+/g, ' ').slice(0, 2000));
+        h.set(HEADERS.reason, oneLine(r.reason));
         h.set(HEADERS.eventId, r.eventId || '-');
         h.set(HEADERS.originalSubject, m.subject);
         h.set(HEADERS.ingressSeq, String(m.seq));

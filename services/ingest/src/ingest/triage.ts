@@ -57,7 +57,9 @@ export function triage(m: TriageInput): Triage {
         index: 0,
         eventId: '',
         code: 'AGENT_MISMATCH',
-        reason: `subject partition ${tokens[tokens.length - 2]} is not agent '${agentId}''s partition ${partitionOf(agentId, m.partitions)}; publish with the SDK or compute partitionOf(agentId, ${m.partitions})`,
+        reason: `subject partition ${tokens[tokens.length - 2]} is not agent '${agentId}''s partition ${partitionOf(agentId, m.partitions)} ` +
+          `of this deployment's ${m.partitions}: the publisher most likely computes partitions with another count than the deployment's ` +
+          `FB_PARTITIONS = ${m.partitions}; create the SDK agent with partitions: ${m.partitions}, or publish to partitionOf(agentId, ${m.partitions})`,
         body: m.data,
       }],
     };

@@ -2,8 +2,9 @@ import type { EventOf, FarmEvent } from '@farmbrain/contracts';
 import { normalize, toBytes, type Pool, type PoolClient } from '@farmbrain/platform';
 import { evolvePositions, type PositionEvent, type PositionRow } from './positions.js';
 
-/** An event with the canonical stream sequence of the message that carried it. */
-export type SeqEvent = FarmEvent & { streamSeq: number };
+import type { SeqEvent } from '../projection/canonicalBatch.js';
+
+export type { SeqEvent };
 
 type MemoryEvent = EventOf<'memory_stored'> | EventOf<'memory_updated'> | EventOf<'memory_forgotten'>;
 
@@ -69,13 +70,23 @@ export async function saveCheckpoint(c: PoolClient, projection: string, partitio
   );
 }
 
+/** An event the projection chose not to apply, and why (it is dead-lettered with this code, so it leaves a trace). */
+export interface Skip {
+  event: SeqEvent;
+  code: 'NOT_OWNER' | 'UNKNOWN_MEMORY' | 'MEMORY_FORGOTTEN' | 'MEMORY_EXISTS';
+  reason: string;
+}
+
 /**
- * Applies events (in log order) to the warm tables. Idempotent: every row is
- * keyed by its event id, and side effects (positions, memory versions, agent
- * state) follow only from rows this call inserted, or are guarded by producer sequence.
+ * Applies events (in log order) to the warm tables. The runner hands each event
+ * over at most once (by event id); on top of that, every row is keyed by its
+ * event id, and side effects (positions, memory versions, agent state) follow
+ * only from rows this call inserted, or are guarded by producer sequence.
+ * Returns the events it skipped on purpose.
  */
-export async function applyWarm(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext): Promise<void> {
-  if (events.length === 0) return;
+export async function applyWarm(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext): Promise<Skip[]> {
+  const skipped: Skip[] = [];
+  if (events.length === 0) return skipped;
   await upsertAgentsSeen(c, events);
   for (const e of events) {
     if (e.type === 'agent_registered' || e.type === 'agent_state_changed') await applyAgentEvent(c, e);
@@ -83,8 +94,9 @@ export async function applyWarm(c: PoolClient, events: readonly SeqEvent[], ctx:
   await insertDecisions(c, ofType(events, 'decision_made'));
   await insertCheckpoints(c, ofType(events, 'checkpoint_saved'));
   await applyPositionEvents(c, events.filter((e): e is PositionEvent & { streamSeq: number } => e.type === 'trade_executed' || e.type === 'position_closed'));
-  await applyMemoryEvents(c, events, ctx);
+  await applyMemoryEvents(c, events, ctx, skipped);
   await applyRecalls(c, ofType(events, 'memory_recalled'));
+  return skipped;
 }
 
 async function upsertAgentsSeen(c: PoolClient, events: readonly SeqEvent[]): Promise<void> {
@@ -263,7 +275,7 @@ const SNAPSHOT_SQL = `jsonb_build_object('memoryId', memory_id, 'agentId', agent
  * memory as it stood after it; a re-delivered event finds its version row and
  * changes nothing.
  */
-async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext): Promise<void> {
+async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext, skipped: Skip[]): Promise<void> {
   const mem = events.filter((e): e is MemoryEvent & { streamSeq: number } => isMemoryChange(e));
   if (mem.length === 0) return;
   const known = await c.query<{ event_id: string }>('SELECT event_id FROM memory_versions WHERE event_id = ANY($1::uuid[])', [mem.map((e) => e.eventId)]);
@@ -313,7 +325,16 @@ async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx
           };
         }))],
       );
-      for (const row of r.rows) versions.push({ e: first.get(row.memory_id)!, snap: row });
+      const stored = new Set<string>();
+      for (const row of r.rows) {
+        versions.push({ e: first.get(row.memory_id)!, snap: row });
+        stored.add(first.get(row.memory_id)!.eventId);
+      }
+      for (const s of run) {
+        if (!stored.has(s.eventId)) {
+          skipped.push({ event: s, code: 'MEMORY_EXISTS', reason: `memory id '${s.data.memoryId}' is already in use; store a new memory under a new id (or leave memoryId out), or update the existing one` });
+        }
+      }
       i = j;
       continue;
     }
@@ -349,8 +370,10 @@ async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx
       );
       snap = r.rows[0];
     }
-    // An update of an unknown (or someone else's) memory changes nothing and leaves no version.
+    // An update or forget of an unknown, forgotten or someone else's memory changes nothing and leaves no
+    // version; it is dead-lettered with the reason, so the producer can find out.
     if (snap) versions.push({ e, snap });
+    else skipped.push(await whySkipped(c, e));
     i++;
   }
   if (versions.length === 0) return;
@@ -365,6 +388,17 @@ async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx
       op: e.type.slice('memory_'.length), at: e.occurredAt, snapshot: snap.snapshot, model: snap.embedding_model,
     })))],
   );
+}
+
+/** Why an update or forget found no memory of its agent to change. */
+async function whySkipped(c: PoolClient, e: EventOf<'memory_updated'> | EventOf<'memory_forgotten'>): Promise<Skip> {
+  const r = await c.query<{ agent_id: string; forgotten: boolean }>('SELECT agent_id, forgotten_at IS NOT NULL AS forgotten FROM memories WHERE memory_id = $1', [e.data.memoryId]);
+  const row = r.rows[0];
+  const what = e.type === 'memory_updated' ? 'update' : 'forget';
+  const ev = e as SeqEvent;
+  if (!row) return { event: ev, code: 'UNKNOWN_MEMORY', reason: `${what} of memory '${e.data.memoryId}', which does not exist (yet): store it first; an ${what} that arrives before its memory is not applied` };
+  if (row.agent_id !== e.agentId) return { event: ev, code: 'NOT_OWNER', reason: `${what} of memory '${e.data.memoryId}' by agent '${e.agentId}', but it belongs to agent '${row.agent_id}'; only the owner can change or forget a memory` };
+  return { event: ev, code: 'MEMORY_FORGOTTEN', reason: `${what} of memory '${e.data.memoryId}', which is forgotten; store a new memory instead` };
 }
 
 /**
@@ -409,39 +443,4 @@ async function applyRecalls(c: PoolClient, rs: readonly (EventOf<'memory_recalle
       WHERE m.memory_id = x.id`,
     [json([...access].map(([id, a]) => ({ id, n: a.n, at: a.at })))],
   );
-}
-
-export interface HotSnapshots {
-  /** Open positions per agent, for agents whose positions the batch touched. */
-  positions: Map<string, Record<string, string>>;
-  /** Current memory JSON (null when forgotten or gone) per memory id the batch touched. */
-  memories: Map<string, { json: string | null; createdAt: number; agentId: string }>;
-}
-
-/** Reads, after applying, the state the hot tier mirrors for what this batch touched. */
-export async function readHotSnapshots(c: PoolClient, events: readonly SeqEvent[]): Promise<HotSnapshots> {
-  const posAgents = [...new Set(events.filter((e) => e.type === 'trade_executed' || e.type === 'position_closed').map((e) => e.agentId))];
-  const memIds = [...new Set(events.flatMap((e) => (isMemoryChange(e) ? [e.data.memoryId] : [])))];
-  const positions = new Map<string, Record<string, string>>(posAgents.map((a) => [a, {}]));
-  const memories = new Map<string, { json: string | null; createdAt: number; agentId: string }>();
-  if (posAgents.length > 0) {
-    const r = await c.query<{ agent_id: string; symbol: string; j: string }>(
-      `SELECT agent_id, symbol, jsonb_build_object('positionId', position_id, 'symbol', symbol, 'qty', qty,
-              'avgPrice', avg_price, 'fees', fees, 'openedAt', (extract(epoch from opened_at) * 1000)::bigint,
-              'decisionIds', decision_ids, 'tradeCount', trade_count)::text AS j
-         FROM positions WHERE status = 'open' AND agent_id = ANY($1::text[])`,
-      [posAgents],
-    );
-    for (const row of r.rows) positions.get(row.agent_id)![row.symbol] = row.j;
-  }
-  if (memIds.length > 0) {
-    const r = await c.query<{ memory_id: string; agent_id: string; j: string | null; created: number }>(
-      `SELECT memory_id, agent_id, CASE WHEN forgotten_at IS NULL THEN ${SNAPSHOT_SQL}::text END AS j,
-              (extract(epoch from created_at) * 1000)::bigint AS created
-         FROM memories WHERE memory_id = ANY($1::text[])`,
-      [memIds],
-    );
-    for (const row of r.rows) memories.set(row.memory_id, { json: row.j, createdAt: row.created, agentId: row.agent_id });
-  }
-  return { positions, memories };
 }

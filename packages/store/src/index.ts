@@ -1,0 +1,25 @@
+export {
+  agentSummary,
+  decisionOut,
+  tradeOut,
+  positionOut,
+  checkpointOut,
+  memoryCore,
+  memoryOut,
+  MEMORY_COLUMNS,
+} from './rows.js';
+export type { AgentRow, AgentSummary, DecisionItem, TradeItem, PositionItem, CheckpointItem, MemoryCore, MemoryItem } from './rows.js';
+export {
+  bySymbol,
+  readSummaries,
+  readDecisionsById,
+  readOpenPositions,
+  readMemoriesById,
+  readRecentMemories,
+  readRecentDecisions,
+  readAgentViews,
+  limitView,
+} from './agentView.js';
+export type { AgentView, ViewLimits, Queryable } from './agentView.js';
+export { HotView, hotKeys } from './hotView.js';
+export type { HotChange } from './hotView.js';

@@ -1,0 +1,61 @@
+import { Type } from 'typebox';
+import { AgentId, Enum, errorResponses, Id, IntQuery, Nullable, Page } from '../http/schemas.js';
+import type { DeadLetterQuery, DeadLetterStore } from './deadLetterStore.js';
+
+const DeadLetter = Type.Object({
+  id: Type.String({ description: "p:<n> (a projection's) or i:<seq> (ingest's)" }),
+  source: Enum(['ingest', 'projection'] as const),
+  projection: Type.String({ description: "the projection's versioned name ('' for ingest)" }),
+  agentId: Type.String(),
+  eventId: Nullable(Type.String()),
+  eventType: Type.String(),
+  code: Type.String({ description: 'ingest: the validation reason code; projection: APPLY_FAILED, DECODE_ERROR, INVALID_EVENT, NOT_OWNER, UNKNOWN_MEMORY, MEMORY_FORGOTTEN or MEMORY_EXISTS' }),
+  reason: Type.String(),
+  sqlstate: Nullable(Type.String({ description: 'Postgres SQLSTATE of a store error' })),
+  deadLetteredAt: Nullable(Type.String()),
+  replayedAt: Nullable(Type.String()),
+  event: Type.String({ description: 'the event as it was on the stream: protobuf, base64' }),
+});
+
+const Replayed = Type.Object({
+  id: Type.String(),
+  eventId: Type.String(),
+  streamSeq: Type.Integer({ description: 'where the replay landed on the canonical stream' }),
+});
+
+interface Routable {
+  get: (...a: never[]) => unknown;
+}
+
+/** Dead letters: list them (ingest's and the projections'), and replay a projection's after a fix. */
+export function registerDeadLetterRoutes<A extends Routable>(appIn: A, store: DeadLetterStore): void {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const app = appIn as any;
+  app.get('/v1/dead-letters', {
+    schema: {
+      tags: ['ops'], summary: 'Dead letters: events ingest rejected, or a projection could not apply or skipped on purpose',
+      description: 'source=projection (default): newest first, from Postgres, kept until deleted. source=ingest: oldest first, '
+        + 'from the dead-letter stream (kept FB_DLQ_MAX_AGE_MS). Filter by agentId and code.',
+      querystring: Type.Object({
+        source: Type.Optional(Enum(['ingest', 'projection'] as const)),
+        agentId: Type.Optional(AgentId),
+        code: Type.Optional(Id(64)),
+        limit: Type.Optional(IntQuery(1, 500, 50)),
+        cursor: Type.Optional(Id(40, { description: 'nextCursor of the previous page' })),
+      }, { additionalProperties: false }),
+      response: { 200: Page(DeadLetter), ...errorResponses(400, 503) },
+    },
+  }, async (req: { query: DeadLetterQuery }) => store.list(req.query));
+
+  app.post('/v1/dead-letters/:id/replay', {
+    schema: {
+      tags: ['ops'], summary: "Replay a projection's dead letter after a fix: its event is applied again",
+      description: 'Publishes the stored event again on its canonical partition, marked as the replay of this dead letter; the '
+        + 'projection then forgets it had dead-lettered it and applies it (or dead-letters it again, as a new dead letter). '
+        + 'Ingest dead letters are fixed by their producer and sent again.',
+      params: Type.Object({ id: Id(40) }),
+      response: { 202: Replayed, ...errorResponses(400, 404, 409, 503) },
+    },
+  }, async (req: { params: { id: string } }, reply: { status(n: number): { send(b: unknown): unknown } }) =>
+    reply.status(202).send(await store.replay(req.params.id)));
+}

@@ -1,0 +1,289 @@
+/**
+ * What the gateway answers, as schemas: the OpenAPI document shows them, and
+ * fastify serializes each 2xx body through them (a property left out here is
+ * left out of the response, so every field the readers produce is listed).
+ *
+ * Listings and the agent state are the row mappers of @farmbrain/store;
+ * the memory API shapes are the types of contracts' memoryApi.ts. Times are ISO
+ * strings in the listings and epoch ms in the memory API, as the code produces them.
+ */
+import { Type } from 'typebox';
+import { MEMORY_KINDS, MEMORY_TIERS, SCOPES } from '@farmbrain/contracts';
+import { Enum, JsonObject, Nullable, Page } from './schemas.js';
+
+const Str = (description?: string) => Type.String(description ? { description } : {});
+const Num = (description?: string) => Type.Number(description ? { description } : {});
+const Int = (description?: string) => Type.Integer(description ? { description } : {});
+const Strs = (description?: string) => Type.Array(Type.String(), description ? { description } : {});
+const IsoTime = (description = 'ISO 8601') => Type.String({ description });
+const Ms = (description = 'epoch milliseconds') => Type.Number({ description });
+
+// ---- operations ----
+
+export const Health = Type.Object({ status: Enum(['ok'] as const) });
+
+export const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('degraded')], { description: "'ready' when every check is true, else 'degraded'" }),
+  checks: Type.Object({
+    nats: Type.Optional(Type.Boolean()),
+    postgres: Type.Optional(Type.Boolean({ description: 'Postgres answers' })),
+    redis: Type.Optional(Type.Boolean()),
+    memoryIndex: Type.Optional(Type.Boolean({ description: 'the vector index has loaded' })),
+  }, { additionalProperties: Type.Boolean() }),
+});
+
+// ---- reads (read/readStore.ts) ----
+
+export const AgentSummaryProps = {
+  agentId: Str(),
+  name: Str(),
+  team: Str(),
+  strategy: Str(),
+  status: Str('active, paused, stopped or error'),
+  config: JsonObject('the config of its registration or last state change'),
+  registeredAt: Nullable(IsoTime()),
+  firstSeenAt: Nullable(IsoTime()),
+  lastEventAt: Nullable(IsoTime()),
+};
+export const AgentSummary = Type.Object(AgentSummaryProps);
+
+export const Decision = Type.Object({
+  decisionId: Str('event id of the decision_made event'),
+  agentId: Str(),
+  occurredAt: IsoTime(),
+  symbol: Str(),
+  action: Str('buy, sell, hold or close'),
+  size: Num(),
+  confidence: Num('0..1'),
+  rationale: Str(),
+  situation: Type.Array(Type.Number(), { description: 'market situation features' }),
+  memoryIds: Strs('memories the decision cites'),
+  recallIds: Strs('recalls the decision consulted'),
+  producerSeq: Int(),
+  correlationId: Str(),
+});
+
+export const Trade = Type.Object({
+  tradeId: Str('event id of the trade_executed event'),
+  agentId: Str(),
+  occurredAt: IsoTime(),
+  orderId: Str(),
+  symbol: Str(),
+  side: Str('buy or sell'),
+  qty: Num(),
+  price: Num(),
+  fees: Num(),
+  decisionId: Nullable(Str()),
+  producerSeq: Int(),
+});
+
+export const Position = Type.Object({
+  positionId: Str('event id of the opening trade'),
+  agentId: Str(),
+  symbol: Str(),
+  status: Enum(['open', 'closed'] as const),
+  qty: Num('signed: > 0 long, < 0 short'),
+  avgPrice: Num(),
+  fees: Num(),
+  openedAt: IsoTime(),
+  closedAt: Nullable(IsoTime()),
+  realizedPnl: Nullable(Num()),
+  exitPrice: Nullable(Num()),
+  decisionIds: Strs(),
+  tradeCount: Int(),
+  holdingMs: Nullable(Num('closedAt - openedAt, ms')),
+});
+
+export const CheckpointProps = {
+  checkpointId: Str('event id of the checkpoint_saved event'),
+  agentId: Str(),
+  occurredAt: IsoTime(),
+  label: Str(),
+  sizeBytes: Int(),
+  producerSeq: Int(),
+};
+export const Checkpoint = Type.Object(CheckpointProps);
+export const CheckpointWithState = Type.Object({
+  ...CheckpointProps,
+  state: Str('the state bytes, base64'),
+  encoding: Enum(['base64'] as const),
+});
+
+/** store memoryCore: a memory as its owner's events leave it. */
+const MemoryCoreProps = {
+  memoryId: Str(),
+  agentId: Str(),
+  kind: Enum(MEMORY_KINDS),
+  text: Str(),
+  tags: Strs(),
+  importance: Num('0..1'),
+  scope: Enum(SCOPES),
+  scopeId: Str("the team for scope 'team', else ''"),
+  version: Int(),
+  embeddingDims: Int(),
+  embeddingModel: Str(),
+  expiresAt: Nullable(IsoTime()),
+  createdAt: IsoTime(),
+  updatedAt: IsoTime(),
+  forgottenAt: Nullable(IsoTime()),
+  sourceEventIds: Strs(),
+};
+export const MemoryCore = Type.Object(MemoryCoreProps);
+/** store memoryOut: the core plus its usage counters (listings only). */
+export const Memory = Type.Object({
+  ...MemoryCoreProps,
+  accessCount: Int('recalls that returned it'),
+  lastAccessedAt: Nullable(IsoTime()),
+});
+
+export const AgentState = Type.Object({
+  ...AgentSummaryProps,
+  openPositions: Type.Array(Position),
+  recentDecisions: Type.Array(Decision, { description: 'the 10 latest' }),
+  recentMemories: Type.Array(MemoryCore, { description: 'the 10 latest live ones (without the usage counters of the listing)' }),
+  source: Enum(['hot', 'warm'] as const, { description: 'the tier that answered: hot (Redis) or warm (Postgres)' }),
+});
+
+export const AgentsPage = Page(AgentSummary);
+export const DecisionsPage = Page(Decision);
+export const TradesPage = Page(Trade);
+export const PositionsPage = Page(Position);
+export const CheckpointsPage = Page(Checkpoint);
+export const MemoriesPage = Page(Memory);
+
+// ---- writes ----
+
+export const Accepted = Type.Object({
+  accepted: Type.Array(Type.Object({
+    eventId: Str(),
+    agentId: Str(),
+    producerSeq: Int(),
+    streamSeq: Int('sequence of the ingress message that carries it'),
+    duplicate: Type.Boolean({ description: 'true: already stored (a retry); nothing new was stored' }),
+  })),
+});
+
+/** contracts WriteResult */
+export const WriteResult = Type.Object({
+  memoryId: Str(),
+  eventId: Str(),
+  consistencyToken: Str('pass as `consistency` to read this write'),
+});
+
+// ---- memory API (contracts memoryApi.ts) ----
+
+/** contracts MemoryView */
+export const MemoryView = Type.Object({
+  memoryId: Str(),
+  agentId: Str(),
+  kind: Enum(MEMORY_KINDS),
+  text: Str(),
+  tags: Strs(),
+  importance: Num(),
+  scope: Enum(SCOPES),
+  scopeId: Str(),
+  version: Int(),
+  createdAt: Ms(),
+  updatedAt: Ms(),
+  expiresAt: Nullable(Ms()),
+  embeddingModel: Str(),
+});
+
+const Ranked = (value: string, description: string) =>
+  Type.Object({ [value]: Num(description), rank: Int('1 = best') });
+
+/** contracts ScoreParts */
+export const ScoreParts = Type.Object({
+  vector: Nullable(Ranked('similarity', 'cosine similarity to the query vector')),
+  text: Nullable(Ranked('relevance', 'Postgres ts_rank_cd')),
+  recency: Type.Object({ ageMs: Num(), rank: Int() }),
+  importance: Type.Object({ value: Num(), rank: Int() }),
+});
+
+/** contracts RecallResponse */
+export const RecallResponse = Type.Object({
+  recallId: Str('event id of the memory_recalled event recording this recall; cite it on the decision'),
+  hits: Type.Array(Type.Object({
+    memory: MemoryView,
+    score: Num('sum over rankings of weight / (60 + rank)'),
+    parts: ScoreParts,
+    tier: Enum(MEMORY_TIERS, { description: 'where the content came from: hot (Redis) or warm (Postgres)' }),
+  })),
+  embeddingModel: Str("model of the query vector ('' without vector search)"),
+  tookMs: Num(),
+  warnings: Type.Optional(Strs("parts of the recall that were skipped, and writes the request's consistency token names that ingest rejected")),
+});
+
+/** contracts SimilarDecisionsResponse */
+export const SimilarDecisionsResponse = Type.Object({
+  neighbours: Type.Array(Type.Object({
+    decisionId: Str(),
+    agentId: Str(),
+    symbol: Str(),
+    action: Str(),
+    size: Num(),
+    confidence: Num(),
+    rationale: Str(),
+    occurredAt: Ms(),
+    situation: Type.Array(Type.Number()),
+    distance: Num('Euclidean distance between situation vectors'),
+    outcome: Type.Object({
+      status: Enum(['closed', 'open'] as const),
+      realizedPnl: Nullable(Num()),
+      win: Nullable(Type.Boolean()),
+      holdingMs: Nullable(Num()),
+      positionIds: Strs(),
+    }),
+  })),
+  stats: Type.Object({
+    n: Int('neighbours with a realized outcome'),
+    wins: Int(),
+    losses: Int(),
+    winRate: Nullable(Num()),
+    meanPnl: Nullable(Num()),
+    stdevPnl: Nullable(Num('sample standard deviation')),
+    medianPnl: Nullable(Num()),
+    minPnl: Nullable(Num()),
+    maxPnl: Nullable(Num()),
+    meanHoldingMs: Nullable(Num()),
+  }),
+  warnings: Type.Optional(Strs("writes the request's consistency token names that ingest rejected, and why")),
+});
+
+/** contracts DecisionContext */
+export const DecisionContext = Type.Object({
+  decision: Type.Object({
+    decisionId: Str(),
+    agentId: Str(),
+    symbol: Str(),
+    action: Str(),
+    occurredAt: Ms(),
+    rationale: Str(),
+    memoryIds: Strs(),
+    recallIds: Strs(),
+    correlationId: Str(),
+  }),
+  recalls: Type.Array(Type.Object({
+    recallId: Str(),
+    occurredAt: Ms(),
+    query: Str(),
+    filters: JsonObject(),
+    k: Int(),
+    hits: Type.Array(Type.Object({
+      memoryId: Str(),
+      version: Num(),
+      score: Num(),
+      tier: Str('hot or warm'),
+      memory: Nullable(JsonObject('the memory as served (that version); null when the agent may not read it now')),
+    })),
+  }), { description: 'recalls the decision cites, those sharing its correlation id, or else the recalls since its previous decision' }),
+  citedMemories: Type.Array(Type.Object({
+    memoryId: Str(),
+    version: Int('0 when no version existed at the time of the decision'),
+    memory: JsonObject('the memory as it was then'),
+    currentVersion: Nullable(Int()),
+    changedSince: Type.Boolean(),
+    forgottenSince: Type.Boolean(),
+  })),
+  warnings: Type.Optional(Strs("writes the request's consistency token names that ingest rejected, and why")),
+});

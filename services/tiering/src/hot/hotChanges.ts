@@ -1,0 +1,70 @@
+import type { FarmEvent } from '@farmbrain/contracts';
+import {
+  readDecisionsById,
+  readMemoriesById,
+  readOpenPositions,
+  readRecentMemories,
+  readSummaries,
+  type HotChange,
+  type MemoryCore,
+  type Queryable,
+  type ViewLimits,
+} from '@farmbrain/store';
+import { isMemoryChange } from '../warm/warmStore.js';
+
+/**
+ * What a batch changes in the hot copy of each agent's view, read back from
+ * Postgres after the batch applied (so the hot tier never holds anything
+ * Postgres does not: a dead-lettered event, a duplicate, an out-of-order
+ * event all come out as Postgres has them). Every agent with an event in the
+ * batch gets its summary; decisions, positions and memories only where the
+ * batch touched them. Replays and duplicates are included on purpose: a crash
+ * between the commit and Redis leaves Redis behind, and this catches it up.
+ */
+export async function readHotChanges(db: Queryable, events: readonly FarmEvent[], asOf: number, keep: ViewLimits): Promise<HotChange[]> {
+  const agents = [...new Set(events.map((e) => e.agentId))];
+  const summaries = await readSummaries(db, agents);
+  const known = agents.filter((a) => summaries.has(a));
+  if (known.length === 0) return [];
+
+  // Only the newest `keep.decisions` of an agent's batch can enter its newest `keep.decisions`.
+  const decisionIds: string[] = [];
+  const byAgent = new Map<string, FarmEvent[]>();
+  for (const e of events) if (e.type === 'decision_made') byAgent.set(e.agentId, [...(byAgent.get(e.agentId) ?? []), e]);
+  for (const ds of byAgent.values()) {
+    ds.sort((a, b) => b.occurredAt - a.occurredAt || (a.eventId < b.eventId ? 1 : a.eventId > b.eventId ? -1 : 0));
+    decisionIds.push(...new Set(ds.slice(0, keep.decisions).map((d) => d.eventId)));
+  }
+  const positionAgents = [...new Set(events.filter((e) => e.type === 'trade_executed' || e.type === 'position_closed').map((e) => e.agentId))]
+    .filter((a) => summaries.has(a));
+  const memoryOwners = new Map<string, string>();
+  for (const e of events) if (isMemoryChange(e)) memoryOwners.set(e.data.memoryId, e.agentId);
+
+  const [decisions, positions, memories] = await Promise.all([
+    readDecisionsById(db, decisionIds),
+    readOpenPositions(db, positionAgents),
+    readMemoriesById(db, [...memoryOwners.keys()]),
+  ]);
+
+  // A forgotten memory leaves a gap the next-newest one fills: re-read that agent's newest memories whole.
+  const upserts = new Map<string, MemoryCore[]>();
+  const whole = new Set<string>();
+  for (const [id, m] of memories) {
+    // Only the owner's own events change its copy (another agent's event about this id was not applied).
+    if (memoryOwners.get(id) !== m.agentId || !summaries.has(m.agentId)) continue;
+    if (m.memory === null) whole.add(m.agentId);
+    else upserts.set(m.agentId, [...(upserts.get(m.agentId) ?? []), m.memory]);
+  }
+  const recent = await readRecentMemories(db, [...whole], keep.memories);
+
+  return known.map((agentId): HotChange => ({
+    agentId,
+    asOf,
+    summary: summaries.get(agentId)!,
+    decisions: decisions.filter((d) => d.agentId === agentId),
+    ...(positions.has(agentId) ? { positions: positions.get(agentId)! } : {}),
+    ...(whole.has(agentId)
+      ? { memories: { all: recent.get(agentId) ?? [] } }
+      : upserts.has(agentId) ? { memories: { upserts: upserts.get(agentId)! } } : {}),
+  }));
+}

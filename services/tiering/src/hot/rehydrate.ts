@@ -1,0 +1,47 @@
+import { partitionOf } from '@farmbrain/contracts';
+import type { Logger, Pool } from '@farmbrain/platform';
+import { readAgentViews, type HotView } from '@farmbrain/store';
+
+/**
+ * Rebuilds, from Postgres, the hot copy of every agent of these partitions
+ * whose copy is missing: what Redis lost when it restarted empty comes back
+ * without waiting for each agent's next event. Each chunk reads its views and
+ * the partitions' checkpoints in one snapshot, so a copy is written "as of"
+ * the log position it reflects, and never over a newer one the partition
+ * worker wrote meanwhile. Returns how many copies it rebuilt.
+ */
+export async function rehydrate(pool: Pool, hot: HotView, o: { projection: string; partitions: number; owned: readonly number[]; log: Logger; chunk?: number }): Promise<number> {
+  const owned = new Set(o.owned);
+  const ids = (await pool.query<{ agent_id: string }>('SELECT agent_id FROM agents ORDER BY agent_id')).rows
+    .map((r) => r.agent_id).filter((a) => owned.has(partitionOf(a, o.partitions)));
+  let rebuilt = 0;
+  const size = o.chunk ?? 200;
+  for (let i = 0; i < ids.length; i += size) {
+    const missing = await hot.incomplete(ids.slice(i, i + size));
+    if (missing.length === 0) continue;
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const cps = await c.query<{ partition: number; last_seq: number }>('SELECT partition, last_seq FROM projection_checkpoints WHERE projection = $1', [o.projection]);
+      const seqOf = new Map(cps.rows.map((r) => [r.partition, r.last_seq]));
+      const views = await readAgentViews(c, missing, hot.keep);
+      await c.query('COMMIT');
+      // One hydrate call per partition: each copy is as of its own partition's checkpoint.
+      const byPartition = new Map<number, typeof views>();
+      for (const [a, v] of views) {
+        const p = partitionOf(a, o.partitions);
+        if (!byPartition.has(p)) byPartition.set(p, new Map());
+        byPartition.get(p)!.set(a, v);
+      }
+      for (const [p, vs] of byPartition) await hot.hydrate(vs, seqOf.get(p) ?? 0);
+      rebuilt += views.size;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+  if (rebuilt > 0) o.log.info({ rebuilt }, 'hot copies rebuilt from Postgres (Redis had lost them)');
+  return rebuilt;
+}
