@@ -60,7 +60,7 @@ async function endToEnd(stack) {
   const r = await stack.pool.query('SELECT (SELECT count(*) FROM decisions) + (SELECT count(*) FROM trades) AS n');
   const applied = Number(r.rows[0].n);
   if (applied !== per * AGENTS) throw new Error(`expected ${per * AGENTS} rows, found ${applied}`);
-  const hot = await stack.redis.llen(`${stack.names.redisPrefix}agent:bench-0:decisions`);
+  const hot = await stack.redis.zcard(`${stack.names.redisPrefix}agent:bench-0:decisions`);
   if (hot === 0) throw new Error('Redis hot state is empty');
   await Promise.all(agents.map((a) => a.close()));
   return { events: per * AGENTS, seconds: secs, publishSeconds: published, eventsPerSec: (per * AGENTS) / secs };

@@ -59,6 +59,19 @@ export interface ValidationContext {
   encodedBytes?: number;
 }
 
+interface Field {
+  key: string;
+  rule: Rule;
+  /** Dotted path, as issues name it. */
+  path: string;
+}
+const fieldsOf = (rules: Record<string, Rule>, prefix: string): Field[] =>
+  Object.entries(rules).map(([key, rule]) => ({ key, rule, path: `${prefix}${key}` }));
+const ENVELOPE_FIELDS = fieldsOf(ENVELOPE_RULES as Record<string, Rule>, '');
+const PAYLOAD_FIELDS = Object.fromEntries(
+  Object.entries(PAYLOAD_RULES).map(([type, rules]) => [type, fieldsOf(rules as Record<string, Rule>, 'data.')]),
+) as Record<EventType, Field[]>;
+
 /**
  * Everything that makes an event unfit for the canonical log. Pure and
  * deterministic for a given context, so a redelivered message gets the same verdict.
@@ -75,20 +88,22 @@ export function validateEvent(e: FarmEvent, ctx: ValidationContext): ValidationI
   const L = ctx.limits;
   const ev = e as unknown as Record<string, unknown>;
   if (ev === null || typeof ev !== 'object') return [{ code: 'MISSING_FIELD', field: '', message: 'the event must be an object' }];
-  const bad = new Set<string>();
-  const walk = (rules: Record<string, Rule>, obj: Record<string, unknown>, prefix: string) => {
-    for (const [key, rule] of Object.entries(rules)) {
-      const found = checkField(obj[key], rule, `${prefix}${key}`, L);
+  let badPaths: Set<string> | undefined;
+  const bad = { has: (p: string) => badPaths?.has(p) ?? false };
+  // The hot path (a valid event) allocates nothing per field: keys, rules and paths are precomputed.
+  const walk = (fields: readonly Field[], obj: Record<string, unknown>) => {
+    for (const f of fields) {
+      const found = checkField(obj[f.key], f.rule, f.path, L);
       if (found) {
         out.push(found);
-        bad.add(`${prefix}${key}`);
+        (badPaths ??= new Set()).add(f.path);
       }
     }
   };
 
-  walk(ENVELOPE_RULES, ev, '');
+  walk(ENVELOPE_FIELDS, ev);
   const type: unknown = ev.type;
-  const rules = typeof type === 'string' && Object.hasOwn(PAYLOAD_RULES, type) ? (PAYLOAD_RULES[type as EventType] as Record<string, Rule>) : undefined;
+  const rules = typeof type === 'string' && Object.hasOwn(PAYLOAD_FIELDS, type) ? PAYLOAD_FIELDS[type as EventType] : undefined;
   const data = ev.data as Record<string, unknown> | null | undefined;
   let payloadChecked = false;
   if (!rules) {
@@ -98,7 +113,7 @@ export function validateEvent(e: FarmEvent, ctx: ValidationContext): ValidationI
   } else if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     out.push({ code: 'MISSING_FIELD', field: 'data', message: `data (the ${type} payload) is required, as an object` });
   } else {
-    walk(rules, data, 'data.');
+    walk(rules, data);
     payloadChecked = true;
   }
 

@@ -48,10 +48,18 @@ export async function readSummaries(db: Queryable, agentIds: readonly string[]):
   return new Map(r.rows.map((row) => [row.agent_id, agentSummary(row)]));
 }
 
-/** Decisions by id (those that exist). */
-export async function readDecisionsById(db: Queryable, ids: readonly string[]): Promise<DecisionItem[]> {
-  if (ids.length === 0) return [];
-  const r = await db.query('SELECT * FROM decisions WHERE event_id = ANY($1::uuid[])', [ids]);
+/**
+ * Of these decisions (ids), each agent's newest `n` as Postgres has them (by
+ * the stored time, not by what a copy of the event claims): only those can
+ * enter the agent's newest `n`.
+ */
+export async function readNewestDecisionsAmong(db: Queryable, ids: readonly string[], n: number): Promise<DecisionItem[]> {
+  if (ids.length === 0 || n <= 0) return [];
+  const r = await db.query(
+    `SELECT d.* FROM (SELECT DISTINCT agent_id FROM decisions WHERE event_id = ANY($1::uuid[])) a
+       CROSS JOIN LATERAL (SELECT * FROM decisions WHERE agent_id = a.agent_id AND event_id = ANY($1::uuid[]) ${DECISIONS_NEWEST} LIMIT $2) d`,
+    [ids, n],
+  );
   return r.rows.map(decisionOut);
 }
 

@@ -12,7 +12,7 @@ export type { AgentRow, AgentSummary, DecisionItem, TradeItem, PositionItem, Che
 export {
   bySymbol,
   readSummaries,
-  readDecisionsById,
+  readNewestDecisionsAmong,
   readOpenPositions,
   readMemoriesById,
   readRecentMemories,

@@ -1,10 +1,12 @@
 -- [3/9] Exactly once, poison isolation, and what happened to every write.
 
--- Every event this projection has processed (applied, or dead-lettered), by id.
--- The runner inserts a batch's event ids here in the batch's transaction and
--- applies only those that were not already present, so a duplicate is applied
--- once however it arrives: in one message, one batch, adjacent batches, or a
--- separate request days later.
+-- Events this projection has processed (applied, or dead-lettered), by id, for
+-- the event types whose effects do not already hang off a row keyed by their
+-- event id (decisions, trades, closes, checkpoints and recalls do: that row's
+-- ON CONFLICT gates every effect). The runner inserts a batch's ids here in the
+-- batch's transaction and applies only those that were not already present, so
+-- a duplicate is applied once however it arrives: in one message, one batch,
+-- adjacent batches, or a separate request days later.
 CREATE TABLE projection_events (
   projection  text NOT NULL,
   event_id    uuid NOT NULL,
@@ -32,6 +34,8 @@ CREATE TABLE projection_dead_letters (
   replayed_at       timestamptz
 );
 CREATE INDEX projection_dead_letters_agent ON projection_dead_letters (agent_id, id);
+-- One dead letter per event: a duplicate of a poison event adds none.
+CREATE UNIQUE INDEX projection_dead_letters_event ON projection_dead_letters (projection, event_id) WHERE event_id IS NOT NULL;
 CREATE INDEX projection_dead_letters_projection ON projection_dead_letters (projection, id);
 
 -- Ingress messages ingest rejected, in whole or in part (it marks them on the

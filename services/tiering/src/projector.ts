@@ -3,12 +3,12 @@ import { encodeEvent } from '@farmbrain/contracts';
 import { inTransaction, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
 import { readAgentViews, type HotView } from '@farmbrain/store';
 import { readHotChanges } from './hot/hotChanges.js';
-import { applyIsolated } from './projection/applyIsolated.js';
+import { applyAll, applyOneByOne, BatchPoisonedError } from './projection/applyIsolated.js';
 import { decodeCanonical, firstOfEach, type SeqEvent } from './projection/canonicalBatch.js';
 import { recordDeadLetters, type DeadLetter } from './projection/deadLetters.js';
 import { claimEvents, releaseForReplay } from './projection/processedEvents.js';
 import { recordRejectedWrites } from './projection/rejectedWrites.js';
-import { applyWarm, readCheckpoint, readCheckpoints, saveCheckpoint, textsToEmbed, type ComputedEmbeddings, type Skip } from './warm/warmStore.js';
+import { applyWarm, KEYED_BY_ROW, readCheckpoint, readCheckpoints, saveCheckpoint, textsToEmbed, type ComputedEmbeddings, type Skip } from './warm/warmStore.js';
 
 export interface ProjectorDeps {
   pool: Pool;
@@ -24,7 +24,7 @@ export interface TieringStats {
   events: number;
   /** Events below the checkpoint (a redelivery after a crash). */
   skippedReplays: number;
-  /** Copies of events already processed (same event id), not applied again. */
+  /** Copies of events already processed (same event id) the batch or a claim caught; copies of row-keyed events are absorbed by their rows, uncounted. */
   duplicates: number;
   /** Events dead-lettered by this projection (cannot be applied, or skipped on purpose). */
   deadLettered: number;
@@ -38,13 +38,14 @@ export const newTieringStats = (): TieringStats => ({ batches: 0, events: 0, ski
  * The batch handler of one partition.
  *
  * Warm: one Postgres transaction takes the events above the checkpoint,
- * claims their ids (an id already processed is a duplicate and is dropped),
+ * claims their ids (an id already processed is a duplicate and is dropped;
+ * types whose rows are keyed by event id are deduplicated by those rows),
  * applies the rest, dead-letters what cannot be applied (poison isolation: a
  * deterministic failure is narrowed to its event, the partition moves on),
  * records what ingest rejected, and moves the checkpoint.
  *
- * Hot: the same transaction reads back, for every agent of the batch, what
- * changed in its view; after commit Redis gets it (replays included, since a
+ * Hot: after the commit, tiering reads back, for every agent of the batch,
+ * what changed in its view, and Redis gets it (replays included, since a
  * crash may have come between the commit and Redis). An agent whose copy is
  * not complete (Redis lost it) is rebuilt whole from Postgres. The worker acks
  * only after both; a transient failure anywhere rejects, and the batch is retried in place.
@@ -61,15 +62,16 @@ export function createTieringHandler({ pool, hot, log, projection, embedder }: P
     if (applied === undefined) applied = (await readCheckpoints(pool, projection)).get(partition) ?? 0;
     const floor = applied;
     const embeddings = await embedBatch(embedder, events.filter((e) => e.streamSeq > floor));
-    const { changes, letters } = await inTransaction(pool, async (c) => {
+    // The fast path applies the batch in one go; a deterministic failure aborts that
+    // transaction, and the batch runs again event by event to isolate the poison.
+    const once = (isolate: boolean) => inTransaction(pool, async (c) => {
       const checkpoint = await readCheckpoint(c, projection, partition);
       const above = events.filter((e) => e.streamSeq > checkpoint);
       for (const r of batch.replays) if (r.streamSeq > checkpoint) await releaseForReplay(c, projection, r.deadLetterId, r.eventIds);
-      const fresh = await claimEvents(c, projection, above.map((e) => e.eventId));
-      const todo = above.filter((e) => fresh.has(e.eventId));
-      stats.skippedReplays += events.length - above.length;
-      stats.duplicates += batch.events.length - events.length + above.length - todo.length;
-      const { results: skipped, failed } = await applyIsolated(c, todo, (es) => applyWarm(c, es, { partition, embeddings }));
+      const fresh = await claimEvents(c, projection, above.filter((e) => !KEYED_BY_ROW.has(e.type)).map((e) => e.eventId));
+      const todo = above.filter((e) => KEYED_BY_ROW.has(e.type) || fresh.has(e.eventId));
+      const apply = (es: readonly SeqEvent[]) => applyWarm(c, es, { partition, embeddings });
+      const { results: skipped, failed } = isolate ? await applyOneByOne(c, todo, apply) : { results: await applyAll(todo, apply), failed: [] };
       const letters: DeadLetter[] = [
         ...batch.unfit.filter((l) => l.streamSeq > checkpoint),
         ...failed.map((f) => letterOf(f.event, partition, 'APPLY_FAILED', `${f.error.message}${f.sqlstate ? ` (SQLSTATE ${f.sqlstate})` : ''}`, f.sqlstate)),
@@ -77,10 +79,16 @@ export function createTieringHandler({ pool, hot, log, projection, embedder }: P
       ];
       await recordDeadLetters(c, projection, letters);
       await recordRejectedWrites(c, partition, batch.rejections.filter((r) => r.streamSeq > checkpoint));
-      const changes = await readHotChanges(c, events, batch.lastSeq, hot.keep);
       if (batch.lastSeq > checkpoint) await saveCheckpoint(c, projection, partition, batch.lastSeq, batch.ingressSeq);
-      return { changes, letters };
+      return { letters, replayed: events.length - above.length, duplicates: batch.events.length - events.length + above.length - todo.length };
     });
+    const outcome = await once(false).catch((err: unknown) => {
+      if (err instanceof BatchPoisonedError) return once(true);
+      throw err;
+    });
+    const { letters } = outcome;
+    stats.skippedReplays += outcome.replayed;
+    stats.duplicates += outcome.duplicates;
     applied = Math.max(applied, batch.lastSeq);
     if (letters.length > 0) {
       stats.deadLettered += letters.length;
@@ -90,6 +98,9 @@ export function createTieringHandler({ pool, hot, log, projection, embedder }: P
       log.warn({ partition, n: letters.length, codes, first: { eventId: first.eventId, agentId: first.agentId, code: first.code, reason: first.reason.slice(0, 300) } },
         'events dead-lettered by the projection; the partition goes on (list them: GET /v1/dead-letters)');
     }
+    // Read back after the commit: only this partition's worker writes these agents' views, so what it
+    // reads is what this batch left (the queries run in parallel on the pool).
+    const changes = await readHotChanges(pool, events, batch.lastSeq, hot.keep);
     const cold = await hot.apply(changes);
     if (cold.length > 0) {
       await hot.hydrate(await readAgentViews(pool, cold, hot.keep), batch.lastSeq);

@@ -1,6 +1,6 @@
 import type { FarmEvent } from '@farmbrain/contracts';
 import {
-  readDecisionsById,
+  readNewestDecisionsAmong,
   readMemoriesById,
   readOpenPositions,
   readRecentMemories,
@@ -23,25 +23,19 @@ import { isMemoryChange } from '../warm/warmStore.js';
  */
 export async function readHotChanges(db: Queryable, events: readonly FarmEvent[], asOf: number, keep: ViewLimits): Promise<HotChange[]> {
   const agents = [...new Set(events.map((e) => e.agentId))];
-  const summaries = await readSummaries(db, agents);
-  const known = agents.filter((a) => summaries.has(a));
-  if (known.length === 0) return [];
+  if (agents.length === 0) return [];
 
-  // Only the newest `keep.decisions` of an agent's batch can enter its newest `keep.decisions`.
-  const decisionIds: string[] = [];
-  const byAgent = new Map<string, FarmEvent[]>();
-  for (const e of events) if (e.type === 'decision_made') byAgent.set(e.agentId, [...(byAgent.get(e.agentId) ?? []), e]);
-  for (const ds of byAgent.values()) {
-    ds.sort((a, b) => b.occurredAt - a.occurredAt || (a.eventId < b.eventId ? 1 : a.eventId > b.eventId ? -1 : 0));
-    decisionIds.push(...new Set(ds.slice(0, keep.decisions).map((d) => d.eventId)));
-  }
-  const positionAgents = [...new Set(events.filter((e) => e.type === 'trade_executed' || e.type === 'position_closed').map((e) => e.agentId))]
-    .filter((a) => summaries.has(a));
+  const decisionIds = [...new Set(events.filter((e) => e.type === 'decision_made').map((e) => e.eventId))];
+  const positionAgents = [...new Set(events.filter((e) => e.type === 'trade_executed' || e.type === 'position_closed').map((e) => e.agentId))];
   const memoryOwners = new Map<string, string>();
   for (const e of events) if (isMemoryChange(e)) memoryOwners.set(e.data.memoryId, e.agentId);
 
-  const [decisions, positions, memories] = await Promise.all([
-    readDecisionsById(db, decisionIds),
+  // One round trip's worth of latency: the reads run side by side on a pool.
+  const [summaries, decisions, positions, memories] = await Promise.all([
+    readSummaries(db, agents),
+    // Only the newest `keep.decisions` of an agent's batch can enter its newest `keep.decisions`; which ones
+    // those are is what Postgres stored (a duplicate may carry another time), so Postgres picks them.
+    readNewestDecisionsAmong(db, decisionIds, keep.decisions),
     readOpenPositions(db, positionAgents),
     readMemoriesById(db, [...memoryOwners.keys()]),
   ]);
@@ -56,6 +50,7 @@ export async function readHotChanges(db: Queryable, events: readonly FarmEvent[]
     else upserts.set(m.agentId, [...(upserts.get(m.agentId) ?? []), m.memory]);
   }
   const recent = await readRecentMemories(db, [...whole], keep.memories);
+  const known = agents.filter((a) => summaries.has(a));
 
   return known.map((agentId): HotChange => ({
     agentId,

@@ -8,30 +8,47 @@ export interface ApplyFailure<E> {
 }
 
 /**
- * Applies `events` in one go; if that fails deterministically (the data cannot
- * be applied: a constraint, encoding or type error, a value out of range),
- * applies them again one by one, each under its own savepoint, in order, and
- * returns the ones that fail, so the caller dead-letters them and the rest of
- * the batch still applies. A transient failure (a lost connection, a deadlock)
- * is rethrown: the caller retries the whole batch in place.
+ * A batch failed deterministically somewhere: its transaction is aborted, and
+ * the caller runs it again with `applyOneByOne` to find the events at fault.
+ */
+export class BatchPoisonedError extends Error {
+  constructor(readonly failure: unknown) {
+    super(`batch failed deterministically: ${(failure as Error)?.message ?? String(failure)}`, { cause: failure });
+    this.name = 'BatchPoisonedError';
+  }
+}
+
+/**
+ * Applies a batch in one go, the fast path: no savepoint, one statement per
+ * kind of row. A deterministic failure (the data cannot be applied: a
+ * constraint, encoding or type error, a value out of range) is rethrown as
+ * BatchPoisonedError, so the caller rolls back and retries the batch with
+ * `applyOneByOne`; a transient one (a lost connection, a deadlock) is rethrown
+ * as is, and the batch is retried in place.
+ */
+export async function applyAll<E, R>(events: readonly E[], apply: (events: readonly E[]) => Promise<R[]>): Promise<R[]> {
+  if (events.length === 0) return [];
+  try {
+    return await apply(events);
+  } catch (err) {
+    if (failureKind(err) === 'deterministic') throw new BatchPoisonedError(err);
+    throw err;
+  }
+}
+
+/**
+ * Applies events one by one, in order, each under its own savepoint, and
+ * returns those that fail deterministically, so the caller dead-letters them
+ * and the rest of the batch still applies (poison isolation). A transient
+ * failure is rethrown: the whole batch is retried in place.
  *
  * `apply` must only write through `c` (everything it does is rolled back with the savepoint).
  */
-export async function applyIsolated<E, R>(
+export async function applyOneByOne<E, R>(
   c: PoolClient,
   events: readonly E[],
   apply: (events: readonly E[]) => Promise<R[]>,
 ): Promise<{ results: R[]; failed: ApplyFailure<E>[] }> {
-  if (events.length === 0) return { results: [], failed: [] };
-  await c.query('SAVEPOINT fb_batch');
-  try {
-    const results = await apply(events);
-    await c.query('RELEASE SAVEPOINT fb_batch');
-    return { results, failed: [] };
-  } catch (err) {
-    if (failureKind(err) === 'transient') throw err;
-    await c.query('ROLLBACK TO SAVEPOINT fb_batch');
-  }
   const results: R[] = [];
   const failed: ApplyFailure<E>[] = [];
   for (const e of events) {

@@ -52,7 +52,9 @@ export function decodeCanonical(msgs: readonly Pick<JsMsg, 'seq' | 'data' | 'sub
             ...(validUuid(e.eventId) ? { eventId: e.eventId } : {}),
           });
         } else if (e) {
-          out.events.push({ ...e, streamSeq: m.seq });
+          // One spelling of an id (a UUID is case-insensitive; Postgres returns it in lower case), so
+          // every comparison by event id, here and against what Postgres returns, sees the same event.
+          out.events.push({ ...e, eventId: e.eventId.toLowerCase(), streamSeq: m.seq });
           accepted++;
         } else dead(encodeRawEvent(entry.raw), entry.error?.message ?? 'undecodable event', validUuid(entry.raw.eventId));
       }

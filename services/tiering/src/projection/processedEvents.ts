@@ -2,7 +2,8 @@ import type { PoolClient } from '@farmbrain/platform';
 
 /**
  * Marks these events processed by `projection` and returns the ids that were
- * not already marked: the only ones to apply. Runs in the batch's transaction,
+ * not already marked: the only ones to apply (for a projection whose own rows
+ * are not keyed by event id; see KEYED_BY_ROW for the types tiering keys itself). Runs in the batch's transaction,
  * so an event counts as processed exactly when its effects (or its dead
  * letter) committed. This is what makes every effect of a projection keyed by
  * event id, whatever it writes: duplicates in one message, in one batch, in

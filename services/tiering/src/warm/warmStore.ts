@@ -8,6 +8,16 @@ export type { SeqEvent };
 
 type MemoryEvent = EventOf<'memory_stored'> | EventOf<'memory_updated'> | EventOf<'memory_forgotten'>;
 
+/**
+ * Event types whose every effect hangs off a row keyed by their event id,
+ * inserted ON CONFLICT DO NOTHING, with folds (positions, access counts)
+ * following only from rows actually inserted: applying one twice changes
+ * nothing, so the runner need not claim their ids (a claim costs an index
+ * insert per event, and these are nearly all of a fleet's events). Every other
+ * type (registrations, state changes, memory changes) is claimed.
+ */
+export const KEYED_BY_ROW: ReadonlySet<FarmEvent['type']> = new Set(['decision_made', 'trade_executed', 'position_closed', 'checkpoint_saved', 'memory_recalled']);
+
 /** Events that change a memory (a recall reads memories; it changes none). */
 export const isMemoryChange = (e: FarmEvent): e is MemoryEvent =>
   e.type === 'memory_stored' || e.type === 'memory_updated' || e.type === 'memory_forgotten';
