@@ -123,6 +123,15 @@ export interface VectorRule extends Presence {
 }
 
 /**
+ * Largest quantity, price, size or fee of a trade: positions add and multiply
+ * them (volume-weighted prices), which must stay finite float64 arithmetic.
+ * 10^15 is far beyond any real order, in any unit.
+ */
+export const AMOUNT_MAX = 1e15;
+/** Largest |realized P&L| of a close (summed over many closes in statistics). */
+export const PNL_MAX = 1e18;
+
+/**
  * Largest |x| of a situation feature: outcome-linked recall sums squared
  * differences of up to maxVectorDims features, which must stay a finite float64.
  */
@@ -237,7 +246,7 @@ export const PAYLOAD_RULES = {
   decision_made: {
     symbol: symbol(),
     action: { kind: 'enum', values: ACTIONS },
-    size: { kind: 'number', min: 0 },
+    size: { kind: 'number', min: 0, max: AMOUNT_MAX },
     confidence: unit(),
     rationale: text(),
     situation: vector('float64', SITUATION_BOUND),
@@ -248,16 +257,16 @@ export const PAYLOAD_RULES = {
     orderId: id({ required: true }),
     symbol: symbol(),
     side: { kind: 'enum', values: SIDES },
-    qty: { kind: 'number', min: 0, minExclusive: true },
-    price: { kind: 'number', min: 0, minExclusive: true },
-    fees: { kind: 'number', min: 0 },
+    qty: { kind: 'number', min: 0, minExclusive: true, max: AMOUNT_MAX },
+    price: { kind: 'number', min: 0, minExclusive: true, max: AMOUNT_MAX },
+    fees: { kind: 'number', min: 0, max: AMOUNT_MAX },
     decisionId: id(),
   },
   position_closed: {
     symbol: symbol(),
-    realizedPnl: { kind: 'number' },
+    realizedPnl: { kind: 'number', min: -PNL_MAX, max: PNL_MAX },
     decisionIds: ids(256),
-    exitPrice: { kind: 'number', min: 0 },
+    exitPrice: { kind: 'number', min: 0, max: AMOUNT_MAX },
   },
   checkpoint_saved: {
     label: { kind: 'id', max: 256, required: true },

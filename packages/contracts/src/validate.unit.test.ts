@@ -5,7 +5,7 @@ import {
   defaultEventLimits,
   ENVELOPE_RULES,
   EVENT_TYPES,
-  FLOAT32_MAX, SITUATION_BOUND,
+  FLOAT32_MAX, SITUATION_BOUND, AMOUNT_MAX, PNL_MAX,
   INT32_MAX,
   JSON_MAX_DEPTH,
   MAX_TIME_MS,
@@ -167,19 +167,23 @@ test('validateEvent - NaN, ±Infinity and 1e309 in every numeric field are OUT_O
   }
   assert.ok(checked >= 80, `checked ${checked}`);
   const [pnl] = validateEvent(sample('position_closed', { exitPrice: Number.POSITIVE_INFINITY }), ctx);
-  assert.equal(pnl!.message, 'data.exitPrice must be a finite number at least 0, got Infinity');
+  assert.equal(pnl!.message, 'data.exitPrice must be a finite number between 0 and 1000000000000000, got Infinity');
   const [conf] = validateEvent(sample('decision_made', { confidence: 1.5 }), ctx);
   assert.equal(conf!.message, 'data.confidence must be a finite number between 0 and 1, got 1.5');
 });
 
-test('validateEvent - number bounds keep their meaning: qty and price > 0, size and fees >= 0, importance and confidence 0..1', () => {
+test('validateEvent - number bounds keep their meaning: qty and price > 0, size and fees >= 0, importance and confidence 0..1, amounts within AMOUNT_MAX, P&L within PNL_MAX', () => {
   assert.deepEqual(issuesOf(sample('trade_executed', { qty: 0, price: 0 })), ['OUT_OF_RANGE:data.qty', 'OUT_OF_RANGE:data.price']);
   assert.deepEqual(issuesOf(sample('trade_executed', { qty: Number.MIN_VALUE, fees: 0 })), []);
   assert.deepEqual(issuesOf(sample('trade_executed', { fees: -0.01 })), ['OUT_OF_RANGE:data.fees']);
   assert.deepEqual(issuesOf(sample('decision_made', { size: 0, confidence: 1 })), []);
   assert.deepEqual(issuesOf(sample('decision_made', { size: -1, confidence: -0.1 })), ['OUT_OF_RANGE:data.size', 'OUT_OF_RANGE:data.confidence']);
   assert.deepEqual(issuesOf(sample('memory_stored', { importance: 1.0000001 })), ['OUT_OF_RANGE:data.importance']);
-  assert.deepEqual(issuesOf(sample('position_closed', { realizedPnl: -1e300, exitPrice: 0 })), []);
+  assert.deepEqual(issuesOf(sample('position_closed', { realizedPnl: -PNL_MAX, exitPrice: 0 })), []);
+  // Beyond these, position arithmetic (sums, volume-weighted prices) would overflow to Infinity.
+  assert.deepEqual(issuesOf(sample('position_closed', { realizedPnl: -1e300, exitPrice: AMOUNT_MAX * 2 })), ['OUT_OF_RANGE:data.realizedPnl', 'OUT_OF_RANGE:data.exitPrice']);
+  assert.deepEqual(issuesOf(sample('trade_executed', { qty: AMOUNT_MAX, price: AMOUNT_MAX, fees: AMOUNT_MAX })), []);
+  assert.deepEqual(issuesOf(sample('trade_executed', { qty: Number.MAX_VALUE, price: 1e16 })), ['OUT_OF_RANGE:data.qty', 'OUT_OF_RANGE:data.price']);
 });
 
 test('validateEvent - integers: k 1..1000, hit versions 1..2^31-1, producerSeq a positive safe integer (0 = missing)', () => {

@@ -70,7 +70,8 @@ export class HealthMonitor {
     if (cur?.ok === ok) return;
     const now = Date.now();
     this.#state.set(name, { ok, since: now });
-    if (!ok) this.o.log.warn({ dependency: name, why }, `${name} unavailable`);
+    if (!ok && !cur) this.o.log.info({ dependency: name, why }, `${name} not available yet`);
+    else if (!ok) this.o.log.warn({ dependency: name, why }, `${name} unavailable`);
     else if (cur) this.o.log.info({ dependency: name, downMs: now - cur.since }, `${name} available again`);
   }
 

@@ -23,7 +23,21 @@ export function startDependencyMonitor(o: DependencyMonitorOptions): { health: H
   const nc = o.nats;
   if (nc) probes.nats = () => (nc.isClosed() ? Promise.reject(new Error('connection closed')) : nc.flush());
   const redis = o.redis;
-  if (redis) probes.redis = () => redis.ping();
+  // Still connecting (at start): wait for it, within the probe's bound, rather than report an outage that is not one.
+  if (redis) probes.redis = async () => {
+    if (redis.status === 'connecting' || redis.status === 'connect' || redis.status === 'wait') {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          redis.off('ready', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 1000);
+        redis.once('ready', done);
+      });
+    }
+    return redis.ping();
+  };
   const pool = o.postgres ? createPool(o.postgres.url, o.postgres.schema, { max: 1, name: `${o.postgres.name}-health`, connectTimeoutMs: 700 }) : undefined;
   if (pool) probes.postgres = () => pool.query('SELECT 1');
   const health = new HealthMonitor({ ...probes, ...o.extra }, { log: o.log }).start();

@@ -192,6 +192,14 @@ export class HotView {
     for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
   }
 
+  /** Marks these agents' copies incomplete: readers go to Postgres until tiering rebuilds them. */
+  async invalidate(agentIds: readonly string[]): Promise<void> {
+    if (agentIds.length === 0) return;
+    const pipe = this.#redis.pipeline();
+    for (const a of agentIds) pipe.hdel(hotKeys(this.prefix, a)[0], '_complete');
+    for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
+  }
+
   /** Which of these agents have no complete copy (Redis lost it, or never had it). */
   async incomplete(agentIds: readonly string[]): Promise<string[]> {
     if (agentIds.length === 0) return [];

@@ -36,15 +36,18 @@ import {
 
 /**
  * fast-check parameters: in CI a fixed seed and `ciRuns` runs, so a failure
- * reproduces; locally FB_PROPERTY_RUNS=<n> runs n times with a fresh seed (printed on failure).
- * A time limit in `extra` (interruptAfterTimeLimit) keeps CI bounded: runs stop there, and a
- * failure found before it is still reported (shrunk as far as the time allowed).
+ * reproduces; locally FB_PROPERTY_RUNS=<n> runs n times with a fresh seed
+ * (printed on failure), without time limit. A time limit in `extra`
+ * (interruptAfterTimeLimit) keeps a CI file bounded: runs stop there, and a
+ * failure found before it is still reported, shrunk as far as the time allowed.
  */
 export function propertyRuns<T>(ciRuns: number, extra: fc.Parameters<T> = {}): fc.Parameters<T> {
   const local = Number(process.env.FB_PROPERTY_RUNS ?? '');
   // The failing assertion goes into the report (fast-check 4 otherwise keeps it only as the error's cause).
-  const base = { includeErrorInReport: true, ...extra };
-  return local > 0 ? { ...base, numRuns: local } : { ...base, seed: 42, numRuns: ciRuns };
+  const base: fc.Parameters<T> = { includeErrorInReport: true, ...extra };
+  if (!(local > 0)) return { ...base, seed: 42, numRuns: ciRuns };
+  const { interruptAfterTimeLimit: _ci, ...rest } = base;
+  return { ...rest, numRuns: local };
 }
 
 // ---- strings and numbers -------------------------------------------------------------------------
@@ -54,7 +57,7 @@ const SAFE_UNITS = ['a', 'b', 'x', 'Q', 'Z', '0', '7', ' ', '-', '_', '.', ':', 
 /** Free text of at most `maxLength` characters (tab and newline included). */
 export const safeText = (maxLength: number, minLength = 0): fc.Arbitrary<string> =>
   fc.string({ unit: fc.constantFrom(...SAFE_UNITS, '\t', '\n'), minLength, maxLength });
-/** Identifier-like text: no control character, 1..maxLength characters (a 4-byte character counts 2). */
+/** Identifier-like text: no control character, minLength..maxLength characters. */
 export const safeId = (maxLength: number, minLength = 1): fc.Arbitrary<string> =>
   fc.string({ unit: fc.constantFrom(...SAFE_UNITS.filter((c) => c !== '🚀')), minLength, maxLength });
 

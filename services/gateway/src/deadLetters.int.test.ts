@@ -85,3 +85,10 @@ test("dead letters - an update of another agent's memory is dead-lettered NOT_OW
   const mem = await stack.pool.query<{ version: number; text: string }>('SELECT version, text FROM memories WHERE memory_id = $1', [m.memoryId]);
   assert.deepEqual(mem.rows[0], { version: 1, text: 'mine' });
 });
+
+test('consistency - a token naming an ingress sequence the stream never reached is refused at once, not waited on', async () => {
+  const r = await stack.post<{ error: { code: string; message: string } }>('/v1/agents/dl-1/recall', { query: 'x', consistency: 'c1.0:zzzzzz' });
+  assert.equal(r.status, 400, JSON.stringify(r.body));
+  assert.equal(r.body.error.code, 'INVALID_CONSISTENCY_TOKEN');
+  assert.match(r.body.error.message, /ingress stream ends at/);
+});

@@ -42,12 +42,19 @@ async function main(): Promise<void> {
   const monitor = startDependencyMonitor({ log, nats: nc, redis, postgres: { url: cfg.databaseUrl, schema: n.pgSchema, name: 'farmbrain-gateway' } });
   monitor.health.set('memoryIndex', false, 'loading from Postgres');
   let stopping = false;
-  void retryUntil('stream provisioning', async () => provisionStreams(await jetstreamManager(nc), n, cfg.streams), { log, stopped: () => stopping })
+  // One JetStream manager, made on first use (and again after a failure).
+  let jsm: ReturnType<typeof jetstreamManager> | undefined;
+  const manager = () => (jsm ??= jetstreamManager(nc).catch((err: unknown) => {
+    jsm = undefined;
+    throw err;
+  }));
+  void retryUntil('stream provisioning', async () => provisionStreams(await manager(), n, cfg.streams), { log, stopped: () => stopping })
     .catch((err: unknown) => log.error({ err }, 'stream provisioning failed'));
   const writer = new EventWriter(jetstream(nc), n, cfg.limits);
   const index = new VectorIndex();
   const sync = new IndexSync(pool, index, {
     projection: cfg.projection, partitions: n.partitions, log, pollMs: cfg.indexPollMs, consistencyTimeoutMs: cfg.consistencyTimeoutMs,
+    ingressHead: async () => (await (await manager()).streams.info(n.ingressStream)).state.last_seq,
   });
   const embedder = createEmbedder(cfg.embeddings);
   // One directory of known agents (a small cache) for every read.
@@ -58,7 +65,7 @@ async function main(): Promise<void> {
   const hot = new HotView(redis, n.redisPrefix, { decisions: cfg.hotDecisions, memories: cfg.hotMemories });
   const app = await buildApp({
     reads: new ReadStore(pool, new AgentStateReader(pool, hot, log), agents),
-    deadLetters: new DeadLetterStore({ pool, jsm: () => jetstreamManager(nc), js: jetstream(nc), names: n }),
+    deadLetters: new DeadLetterStore({ pool, jsm: manager, js: jetstream(nc), names: n }),
     writer,
     memory,
     readiness: () => monitor.health.readiness(),

@@ -1,4 +1,5 @@
-import { loadCommonConfig, loadOpsConfig, readers, type CommonConfig, type Env, type OpsConfig } from '@farmbrain/platform';
+import type { EventLimits } from '@farmbrain/contracts';
+import { loadCommonConfig, loadEventLimits, loadOpsConfig, readers, type CommonConfig, type Env, type OpsConfig } from '@farmbrain/platform';
 
 export interface TieringConfig extends CommonConfig {
   /** Canonical messages applied per Postgres transaction and partition. */
@@ -11,6 +12,8 @@ export interface TieringConfig extends CommonConfig {
   projection: string;
   /** The ops endpoint (/healthz, /readyz). */
   ops: OpsConfig;
+  /** Event limits (the same FB_MAX_* settings as ingest's): the projection checks what it applies by the same rules. */
+  limits: EventLimits;
   /** Longest SIGTERM drain (finish the batch in hand, ack) before exiting anyway, ms. */
   drainTimeoutMs: number;
 }
@@ -24,6 +27,7 @@ export function loadConfig(env: Env): TieringConfig {
     hotMemories: r.int('FB_HOT_MEMORIES', 100, 1, 100_000),
     projection: r.str('FB_TIERING_PROJECTION', 'tiering.v1'),
     ops: loadOpsConfig(env, 'tiering', 8082),
+    limits: loadEventLimits(env),
     drainTimeoutMs: r.int('FB_DRAIN_TIMEOUT_MS', 10_000, 100, 600_000),
   };
 }

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     // Delivery resumes after what was acked (Postgres and Redis both applied);
     // messages Postgres has but Redis may not are redelivered and re-applied to Redis only.
     await retryUntil(`consumer ${durable}`, () => provisionDurable(jsm, { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) }, checkpoints.get(p) ?? 0), { log });
-    const handle = createTieringHandler({ pool, hot, log, projection: cfg.projection, embedder }, p, stats);
+    const handle = createTieringHandler({ pool, hot, log, projection: cfg.projection, embedder, limits: cfg.limits }, p, stats);
     const w = new PartitionWorker({ js, stream: n.eventsStream, durable, batchSize: cfg.batchSize, log, handle });
     await retryUntil(`partition ${p}`, () => w.start(), { log });
     workers.push(w);

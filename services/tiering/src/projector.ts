@@ -1,6 +1,6 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { encodeEvent } from '@farmbrain/contracts';
-import { inTransaction, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
+import { defaultEventLimits, encodeEvent, type EventLimits } from '@farmbrain/contracts';
+import { failureKind, inTransaction, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
 import { readAgentViews, type HotView } from '@farmbrain/store';
 import { readHotChanges } from './hot/hotChanges.js';
 import { applyAll, applyOneByOne, BatchPoisonedError } from './projection/applyIsolated.js';
@@ -17,6 +17,8 @@ export interface ProjectorDeps {
   projection: string;
   /** Embeds memories that arrive without an embedding. */
   embedder: Embedder;
+  /** The deployment's event limits (ingest's): events on the log are checked against the same rules. Default: the contract's. */
+  limits?: EventLimits;
 }
 
 export interface TieringStats {
@@ -50,11 +52,11 @@ export const newTieringStats = (): TieringStats => ({ batches: 0, events: 0, ski
  * not complete (Redis lost it) is rebuilt whole from Postgres. The worker acks
  * only after both; a transient failure anywhere rejects, and the batch is retried in place.
  */
-export function createTieringHandler({ pool, hot, log, projection, embedder }: ProjectorDeps, partition: number, stats: TieringStats) {
+export function createTieringHandler({ pool, hot, log, projection, embedder, limits = defaultEventLimits() }: ProjectorDeps, partition: number, stats: TieringStats) {
   /** This partition's checkpoint as last committed here (read once, then tracked). */
   let applied: number | undefined;
   return async (msgs: readonly JsMsg[]): Promise<void> => {
-    const batch = decodeCanonical(msgs, partition);
+    const batch = decodeCanonical(msgs, partition, limits);
     const events = firstOfEach(batch.events);
     // Embeddings are computed before the transaction, in one call per batch, for
     // events not yet applied (a replay after a crash calls no endpoint again). A
@@ -100,11 +102,20 @@ export function createTieringHandler({ pool, hot, log, projection, embedder }: P
     }
     // Read back after the commit: only this partition's worker writes these agents' views, so what it
     // reads is what this batch left (the queries run in parallel on the pool).
-    const changes = await readHotChanges(pool, events, batch.lastSeq, hot.keep);
-    const cold = await hot.apply(changes);
-    if (cold.length > 0) {
-      await hot.hydrate(await readAgentViews(pool, cold, hot.keep), batch.lastSeq);
-      stats.hydrated += cold.length;
+    try {
+      const changes = await readHotChanges(pool, events, batch.lastSeq, hot.keep);
+      const cold = await hot.apply(changes);
+      if (cold.length > 0) {
+        await hot.hydrate(await readAgentViews(pool, cold, hot.keep), batch.lastSeq);
+        stats.hydrated += cold.length;
+      }
+    } catch (err) {
+      // The warm store committed; a hot copy that cannot be written must not stall the partition either.
+      // Marked incomplete, those agents are read from Postgres until their copy is rebuilt.
+      if (failureKind(err) === 'transient') throw err;
+      const agents = [...new Set(events.map((e) => e.agentId))];
+      await hot.invalidate(agents);
+      log.error({ err, partition, agents: agents.slice(0, 10) }, 'hot copies could not be written; marked incomplete (read from Postgres)');
     }
     stats.batches += 1;
     stats.events += batch.events.length;

@@ -17,12 +17,14 @@ export function normalize(v: ArrayLike<number>): Float32Array {
 
 /** Scales `v` to unit length in place (norm summed in float64) and returns it. */
 export function normalizeInPlace(v: Float32Array): Float32Array {
+  // Scaled by the largest component first, so the sum of squares can neither overflow nor underflow.
+  let max = 0;
+  for (let i = 0; i < v.length; i++) max = Math.max(max, Math.abs(v[i]!));
+  if (!(max > 0) || !Number.isFinite(max)) return v;
   let sum = 0;
-  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
-  if (sum > 0 && Number.isFinite(sum)) {
-    const inv = 1 / Math.sqrt(sum);
-    for (let i = 0; i < v.length; i++) v[i]! *= inv;
-  }
+  for (let i = 0; i < v.length; i++) sum += (v[i]! / max) ** 2;
+  const inv = 1 / (max * Math.sqrt(sum));
+  for (let i = 0; i < v.length; i++) v[i]! *= inv;
   return v;
 }
 

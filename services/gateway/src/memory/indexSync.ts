@@ -61,7 +61,11 @@ export class IndexSync {
   constructor(
     private readonly pool: Pool,
     private readonly index: VectorIndex,
-    private readonly o: { projection: string; partitions: number; log: Logger; pollMs: number; consistencyTimeoutMs: number },
+    private readonly o: {
+      projection: string; partitions: number; log: Logger; pollMs: number; consistencyTimeoutMs: number;
+      /** The ingress stream's last sequence: a token naming a later one was never issued (checked before waiting on it). */
+      ingressHead?: () => Promise<number>;
+    },
   ) {}
 
   async checkpoints(): Promise<Map<number, Checkpoint>> {
@@ -219,9 +223,17 @@ export class IndexSync {
     const marks = decodeConsistencyToken(token, this.o.partitions);
     const deadline = Date.now() + timeoutMs;
     let delay = 2;
-    for (;;) {
+    for (let round = 0; ; round++) {
       const cps = await this.checkpoints();
       const pending = [...marks].filter(([p, s]) => (cps.get(p)?.ingressSeq ?? 0) < s);
+      if (round === 0 && pending.length > 0 && this.o.ingressHead) {
+        const head = await this.o.ingressHead().catch(() => undefined);
+        const past = pending.find(([, s]) => head !== undefined && s > head);
+        if (past) {
+          throw new FarmbrainError('INVALID_CONSISTENCY_TOKEN',
+            `consistency token '${token.slice(0, 80)}' names ingress sequence ${past[1]}, but the ingress stream ends at ${head}: it was not issued by this deployment; pass the consistencyToken a write returned, unchanged`);
+        }
+      }
       if (pending.length === 0) {
         if (![...marks.keys()].every((p) => this.#covers(p, cps.get(p)?.lastSeq ?? 0))) await this.sync();
         return this.#rejected(marks);

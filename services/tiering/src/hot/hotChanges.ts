@@ -27,8 +27,8 @@ export async function readHotChanges(db: Queryable, events: readonly FarmEvent[]
 
   const decisionIds = [...new Set(events.filter((e) => e.type === 'decision_made').map((e) => e.eventId))];
   const positionAgents = [...new Set(events.filter((e) => e.type === 'trade_executed' || e.type === 'position_closed').map((e) => e.agentId))];
-  const memoryOwners = new Map<string, string>();
-  for (const e of events) if (isMemoryChange(e)) memoryOwners.set(e.data.memoryId, e.agentId);
+  const memoryIds = [...new Set(events.flatMap((e) => (isMemoryChange(e) ? [e.data.memoryId] : [])))];
+  const inBatch = new Set(agents);
 
   // One round trip's worth of latency: the reads run side by side on a pool.
   const [summaries, decisions, positions, memories] = await Promise.all([
@@ -37,15 +37,16 @@ export async function readHotChanges(db: Queryable, events: readonly FarmEvent[]
     // those are is what Postgres stored (a duplicate may carry another time), so Postgres picks them.
     readNewestDecisionsAmong(db, decisionIds, keep.decisions),
     readOpenPositions(db, positionAgents),
-    readMemoriesById(db, [...memoryOwners.keys()]),
+    readMemoriesById(db, memoryIds),
   ]);
 
   // A forgotten memory leaves a gap the next-newest one fills: re-read that agent's newest memories whole.
   const upserts = new Map<string, MemoryCore[]>();
   const whole = new Set<string>();
-  for (const [id, m] of memories) {
-    // Only the owner's own events change its copy (another agent's event about this id was not applied).
-    if (memoryOwners.get(id) !== m.agentId || !summaries.has(m.agentId)) continue;
+  for (const m of memories.values()) {
+    // A memory goes to its owner's copy (the owner as Postgres has it). Only the owner's own events change
+    // a memory, and they are on this partition: an owner with no event in the batch saw no change.
+    if (!inBatch.has(m.agentId) || !summaries.has(m.agentId)) continue;
     if (m.memory === null) whole.add(m.agentId);
     else upserts.set(m.agentId, [...(upserts.get(m.agentId) ?? []), m.memory]);
   }

@@ -1,5 +1,5 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { agentOfSubject, decodeBatch, encodeRawEvent, HEADERS, type FarmEvent } from '@farmbrain/contracts';
+import { agentOfSubject, decodeBatch, describeIssues, encodeRawEvent, HEADERS, validateEvent, type EventLimits, type FarmEvent } from '@farmbrain/contracts';
 import type { DeadLetter } from './deadLetters.js';
 
 /** An event with the canonical stream sequence of the message that carried it. */
@@ -30,12 +30,27 @@ export interface CanonicalBatch {
   ingressSeq: number;
 }
 
-/** Decodes canonical messages (pure). Nothing in them can throw: what does not decode comes back as a dead letter. */
-export function decodeCanonical(msgs: readonly Pick<JsMsg, 'seq' | 'data' | 'subject' | 'headers'>[], partition: number): CanonicalBatch {
+/** A header holding a count or a sequence: a non-negative integer up to `max`, else 0 (garbage is ignored, never stored). */
+const headerInt = (v: string | undefined, max = Number.MAX_SAFE_INTEGER): number => {
+  const n = v !== undefined && /^\d{1,16}$/.test(v) ? Number(v) : 0;
+  return n <= max ? n : 0;
+};
+/** Counts are stored as Postgres integers. */
+const COUNT_MAX = 2 ** 31 - 1;
+
+/**
+ * Decodes canonical messages (pure). Nothing in them can throw: what does not
+ * decode, and every event that breaks the contract (the same rules ingest
+ * applies, the clock aside: the log is replayed long after it was written), comes
+ * back as a dead letter. The canonical log holds what ingest validated, but
+ * anything can be published around ingest, and a projection must never stall on it.
+ */
+export function decodeCanonical(msgs: readonly Pick<JsMsg, 'seq' | 'data' | 'subject' | 'headers'>[], partition: number, limits: EventLimits): CanonicalBatch {
+  const anyTime: EventLimits = { ...limits, maxFutureSkewMs: Number.POSITIVE_INFINITY, maxPastSkewMs: Number.POSITIVE_INFINITY };
   const out: CanonicalBatch = { events: [], unfit: [], rejections: [], replays: [], lastSeq: msgs[msgs.length - 1]?.seq ?? 0, ingressSeq: 0 };
   for (const m of msgs) {
     const agentId = agentOfSubject(m.subject);
-    const ingressSeq = Number(m.headers?.get(HEADERS.ingressSeq) ?? 0) || 0;
+    const ingressSeq = headerInt(m.headers?.get(HEADERS.ingressSeq));
     out.ingressSeq = Math.max(out.ingressSeq, ingressSeq);
     const dead = (body: Uint8Array, reason: string, eventId?: string) =>
       out.unfit.push({ partition, streamSeq: m.seq, agentId, eventType: '', code: 'DECODE_ERROR', reason, body, ...(eventId ? { eventId } : {}) });
@@ -43,29 +58,27 @@ export function decodeCanonical(msgs: readonly Pick<JsMsg, 'seq' | 'data' | 'sub
     try {
       for (const entry of decodeBatch(m.data)) {
         const e = entry.event;
-        // The canonical log holds what ingest validated; anything published around ingest is checked for
-        // what this projection keys on (the event id, the agent of the subject) and dead-lettered if unfit.
-        if (e && (!UUID.test(e.eventId) || e.agentId !== agentId)) {
+        const issues = e ? validateEvent(e, { limits: anyTime, now: e.occurredAt, subjectAgentId: agentId }) : [];
+        if (e && issues.length > 0) {
           out.unfit.push({
             partition, streamSeq: m.seq, agentId, eventType: e.type, code: 'INVALID_EVENT', body: encodeRawEvent(entry.raw),
-            reason: !UUID.test(e.eventId) ? `eventId '${e.eventId.slice(0, 64)}' is not a UUID` : `agentId '${e.agentId.slice(0, 64)}' is not the subject's agent '${agentId}'`,
-            ...(validUuid(e.eventId) ? { eventId: e.eventId } : {}),
+            reason: describeIssues(issues), ...(validUuid(e.eventId) ? { eventId: e.eventId.toLowerCase() } : {}),
           });
         } else if (e) {
           // One spelling of an id (a UUID is case-insensitive; Postgres returns it in lower case), so
           // every comparison by event id, here and against what Postgres returns, sees the same event.
           out.events.push({ ...e, eventId: e.eventId.toLowerCase(), streamSeq: m.seq });
           accepted++;
-        } else dead(encodeRawEvent(entry.raw), entry.error?.message ?? 'undecodable event', validUuid(entry.raw.eventId));
+        } else dead(encodeRawEvent(entry.raw), entry.error?.message ?? 'undecodable event', validUuid(entry.raw.eventId)?.toLowerCase());
       }
     } catch (err) {
       dead(m.data, `message is not a protobuf EventBatch: ${(err as Error).message}`);
     }
-    const replayOf = Number(m.headers?.get(HEADERS.replayOf) ?? 0);
-    if (Number.isSafeInteger(replayOf) && replayOf > 0) {
+    const replayOf = headerInt(m.headers?.get(HEADERS.replayOf), COUNT_MAX);
+    if (replayOf > 0) {
       out.replays.push({ streamSeq: m.seq, deadLetterId: replayOf, eventIds: out.events.filter((e) => e.streamSeq === m.seq).map((e) => e.eventId) });
     }
-    const rejected = Number(m.headers?.get(HEADERS.rejected) ?? 0) || 0;
+    const rejected = headerInt(m.headers?.get(HEADERS.rejected), COUNT_MAX);
     if (rejected > 0) {
       out.rejections.push({
         streamSeq: m.seq, ingressSeq, agentId, rejected, accepted,

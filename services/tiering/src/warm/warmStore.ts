@@ -97,19 +97,23 @@ export interface Skip {
 export async function applyWarm(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext): Promise<Skip[]> {
   const skipped: Skip[] = [];
   if (events.length === 0) return skipped;
-  await upsertAgentsSeen(c, events);
-  for (const e of events) {
-    if (e.type === 'agent_registered' || e.type === 'agent_state_changed') await applyAgentEvent(c, e);
-  }
   await insertDecisions(c, ofType(events, 'decision_made'));
   await insertCheckpoints(c, ofType(events, 'checkpoint_saved'));
   await applyPositionEvents(c, events.filter((e): e is PositionEvent & { streamSeq: number } => e.type === 'trade_executed' || e.type === 'position_closed'));
   await applyMemoryEvents(c, events, ctx, skipped);
   await applyRecalls(c, ofType(events, 'memory_recalled'));
+  // An event skipped on purpose changes nothing, not even "seen": it neither creates its agent nor moves its last event time.
+  const refused = new Set(skipped.map((s) => s.event.eventId));
+  await upsertAgentsSeen(c, refused.size === 0 ? events : events.filter((e) => !refused.has(e.eventId)));
+  // Registrations and state changes update the agent's row, which the upsert above guarantees.
+  for (const e of events) {
+    if (e.type === 'agent_registered' || e.type === 'agent_state_changed') await applyAgentEvent(c, e);
+  }
   return skipped;
 }
 
 async function upsertAgentsSeen(c: PoolClient, events: readonly SeqEvent[]): Promise<void> {
+  if (events.length === 0) return;
   const seen = new Map<string, { agent_id: string; first: number; last: number }>();
   for (const e of events) {
     const s = seen.get(e.agentId);
