@@ -38,13 +38,20 @@ function installExitHook(): void {
   });
 }
 
+/** Where and as whom a server process runs. */
+interface ProcOptions {
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+}
+
 /** A child process with its output kept (the last lines) and its exit as a promise. */
 class Proc {
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly #out: string[] = [];
 
-  constructor(cmd: string, args: string[], opts: { cwd?: string; uid?: number; gid?: number } = {}) {
+  constructor(cmd: string, args: string[], opts: ProcOptions = {}) {
     installExitHook();
     this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, uid: opts.uid, gid: opts.gid, env: { ...process.env, LC_ALL: 'C' } });
     live.add(this.child);
@@ -130,14 +137,103 @@ function hello(port: number, send: string | undefined, timeoutMs = 1000): Promis
   });
 }
 
-/** A private nats-server with JetStream; its store dir survives stop/kill/restart. */
-export class PrivateNats {
+/** How to start one server and tell that it is up. */
+interface Launch {
+  /** Names the server in errors ('redis-server'). */
+  name: string;
+  cmd: string;
+  args: string[];
+  opts?: ProcOptions;
+  /** What `ready` waits for, as the start-up timeout error says it ('answer PING'). */
+  readyWhen: string;
+  ready: () => Promise<boolean | undefined>;
+  pollMs: number;
+}
+
+/**
+ * The lifecycle the private servers share: one server process at a time on a
+ * port of its own, started and then polled until it answers (within
+ * START_TIMEOUT_MS, failing at once with its output when it exits), stopped
+ * with SIGTERM (SIGKILL when it is not gone within STOP_TIMEOUT_MS) or killed,
+ * and its temp dir deleted by `destroy()`.
+ */
+abstract class PrivateServer {
   readonly port: number;
-  readonly storeDir: string;
+  readonly #tempDir: string;
   #proc: Proc | undefined;
 
-  private constructor(port: number, dir: string) {
+  protected constructor(port: number, tempDir: string) {
     this.port = port;
+    this.#tempDir = tempDir;
+  }
+
+  get running(): boolean {
+    return this.#proc?.alive ?? false;
+  }
+
+  /** The server's pid while it runs. */
+  get pid(): number | undefined {
+    return this.running ? this.#proc!.child.pid : undefined;
+  }
+
+  /** The last output of the server's latest run. */
+  get output(): string {
+    return this.#proc?.output ?? '';
+  }
+
+  abstract start(): Promise<void>;
+
+  /**
+   * Spawns the server (unless one runs already) and resolves once `ready` says
+   * so, polled every `pollMs`; rejects with the server's output when it exits
+   * first, or when START_TIMEOUT_MS pass.
+   */
+  protected async launch({ name, cmd, args, opts = {}, readyWhen, ready, pollMs }: Launch): Promise<void> {
+    if (this.running) return;
+    const p = new Proc(cmd, args, opts);
+    this.#proc = p;
+    await waitFor(`private ${name} on ${this.port} to ${readyWhen}`, async () => {
+      p.assertAlive(name);
+      return ready();
+    }, START_TIMEOUT_MS, pollMs);
+  }
+
+  /** Sends `signal` to the server and waits for its exit (SIGKILL after STOP_TIMEOUT_MS); nothing when it is not running. */
+  protected async signal(signal: NodeJS.Signals): Promise<void> {
+    await this.#proc?.stop(signal);
+  }
+
+  /** SIGTERM and waits for the exit. */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  /** SIGKILL: a crash. Waits until the process is gone. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  /** How `destroy()` ends the server: a kill, unless a subclass says otherwise. */
+  protected async halt(): Promise<void> {
+    await this.kill();
+  }
+
+  /** Ends the server and deletes its temp dir. */
+  async destroy(): Promise<void> {
+    await this.halt();
+    removeTempDir(this.#tempDir);
+  }
+}
+
+/**
+ * A private nats-server with JetStream; its store dir survives stop/kill/restart.
+ * stop() is a clean shutdown (SIGTERM: JetStream flushes its store).
+ */
+export class PrivateNats extends PrivateServer {
+  readonly storeDir: string;
+
+  private constructor(port: number, dir: string) {
+    super(port, dir);
     this.storeDir = dir;
   }
 
@@ -150,39 +246,19 @@ export class PrivateNats {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  get running(): boolean {
-    return this.#proc?.alive ?? false;
-  }
-
-  /** The server's pid while it runs. */
-  get pid(): number | undefined {
-    return this.running ? this.#proc!.child.pid : undefined;
-  }
-
-  get output(): string {
-    return this.#proc?.output ?? '';
-  }
-
   /** Starts it and waits until a client connect gets an INFO that says JetStream is on. */
   async start(): Promise<void> {
-    if (this.running) return;
-    const p = new Proc('nats-server', ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir]);
-    this.#proc = p;
-    await waitFor(`private nats-server on ${this.port} to answer`, async () => {
-      p.assertAlive('nats-server');
-      const info = await hello(this.port, undefined, 500);
-      return info?.startsWith('INFO') && /"jetstream":\s*true/.test(info);
-    }, START_TIMEOUT_MS, 25);
-  }
-
-  /** SIGTERM (a clean shutdown: JetStream flushes its store) and waits for the exit. */
-  async stop(): Promise<void> {
-    await this.#proc?.stop('SIGTERM');
-  }
-
-  /** SIGKILL: a crash. Waits until the process is gone. */
-  async kill(): Promise<void> {
-    await this.#proc?.stop('SIGKILL');
+    await this.launch({
+      name: 'nats-server',
+      cmd: 'nats-server',
+      args: ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir],
+      readyWhen: 'answer',
+      ready: async () => {
+        const info = await hello(this.port, undefined, 500);
+        return info?.startsWith('INFO') && /"jetstream":\s*true/.test(info);
+      },
+      pollMs: 25,
+    });
   }
 
   /** stop() then start() on the same port with the same store dir. */
@@ -190,21 +266,14 @@ export class PrivateNats {
     await this.stop();
     await this.start();
   }
-
-  async destroy(): Promise<void> {
-    await this.kill();
-    removeTempDir(this.storeDir);
-  }
 }
 
-/** A private redis-server without persistence: every start is empty. */
-export class PrivateRedis {
-  readonly port: number;
+/** A private redis-server without persistence (--save ""): every start is empty. */
+export class PrivateRedis extends PrivateServer {
   readonly dir: string;
-  #proc: Proc | undefined;
 
   private constructor(port: number, dir: string) {
-    this.port = port;
+    super(port, dir);
     this.dir = dir;
   }
 
@@ -216,53 +285,27 @@ export class PrivateRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  get running(): boolean {
-    return this.#proc?.alive ?? false;
-  }
-
-  get pid(): number | undefined {
-    return this.running ? this.#proc!.child.pid : undefined;
-  }
-
-  get output(): string {
-    return this.#proc?.output ?? '';
-  }
-
   /** True when the server answers PING with PONG within timeoutMs. */
   async ping(timeoutMs = 500): Promise<boolean> {
     return (await hello(this.port, 'PING\r\n', timeoutMs))?.startsWith('+PONG') ?? false;
   }
 
+  /** Starts it and waits until it answers PING. */
   async start(): Promise<void> {
-    if (this.running) return;
-    const p = new Proc('redis-server', [
-      '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir,
-    ]);
-    this.#proc = p;
-    await waitFor(`private redis-server on ${this.port} to answer PING`, async () => {
-      p.assertAlive('redis-server');
-      return this.ping();
-    }, START_TIMEOUT_MS, 25);
-  }
-
-  /** SIGTERM and waits for the exit (nothing is saved: --save ""). */
-  async stop(): Promise<void> {
-    await this.#proc?.stop('SIGTERM');
-  }
-
-  async kill(): Promise<void> {
-    await this.#proc?.stop('SIGKILL');
+    await this.launch({
+      name: 'redis-server',
+      cmd: 'redis-server',
+      args: ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir],
+      readyWhen: 'answer PING',
+      ready: () => this.ping(),
+      pollMs: 25,
+    });
   }
 
   /** stop() then start(): the server comes back on the same port, empty. */
   async restartEmpty(): Promise<void> {
     await this.stop();
     await this.start();
-  }
-
-  async destroy(): Promise<void> {
-    await this.kill();
-    removeTempDir(this.dir);
   }
 }
 
@@ -289,16 +332,14 @@ function run(cmd: string, args: string[], opts: { uid?: number; gid?: number; cw
  * unix socket in the temp dir, durability off for speed. The server runs in the
  * foreground as this process's child, so a crash (kill()) is a real SIGKILL.
  */
-export class PrivatePostgres {
-  readonly port: number;
+export class PrivatePostgres extends PrivateServer {
   readonly dir: string;
   readonly dataDir: string;
   readonly #user: { uid: number; gid: number } | undefined;
-  #proc: Proc | undefined;
   #initialized = false;
 
   private constructor(port: number, dir: string) {
-    this.port = port;
+    super(port, dir);
     this.dir = dir;
     this.dataDir = join(dir, 'data');
     this.#user = postgresUser();
@@ -311,18 +352,6 @@ export class PrivatePostgres {
 
   get url(): string {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
-  }
-
-  get running(): boolean {
-    return this.#proc?.alive ?? false;
-  }
-
-  get pid(): number | undefined {
-    return this.running ? this.#proc!.child.pid : undefined;
-  }
-
-  get output(): string {
-    return this.#proc?.output ?? '';
   }
 
   /** True when the server accepts connections (pg_isready exit 0). */
@@ -343,41 +372,43 @@ export class PrivatePostgres {
   async start(): Promise<void> {
     if (this.running) return;
     if (!this.#initialized) await this.#initdb();
-    const p = new Proc(`${PG_BIN}/postgres`, [
-      '-D', this.dataDir,
-      '-p', String(this.port),
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', `unix_socket_directories=${this.dir}`,
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
-      '-c', 'shared_buffers=32MB',
-      '-c', 'max_connections=100',
-      '-c', 'jit=off',
-      '-c', 'log_min_messages=warning',
-    ], { ...this.#user, cwd: this.dir });
-    this.#proc = p;
-    await waitFor(`private postgres on ${this.port} to accept connections`, async () => {
-      p.assertAlive('postgres');
-      return this.isReady();
-    }, START_TIMEOUT_MS, 50);
+    await this.launch({
+      name: 'postgres',
+      cmd: `${PG_BIN}/postgres`,
+      args: [
+        '-D', this.dataDir,
+        '-p', String(this.port),
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', `unix_socket_directories=${this.dir}`,
+        '-c', 'fsync=off',
+        '-c', 'synchronous_commit=off',
+        '-c', 'full_page_writes=off',
+        '-c', 'shared_buffers=32MB',
+        '-c', 'max_connections=100',
+        '-c', 'jit=off',
+        '-c', 'log_min_messages=warning',
+      ],
+      opts: { ...this.#user, cwd: this.dir },
+      readyWhen: 'accept connections',
+      ready: () => this.isReady(),
+      pollMs: 50,
+    });
   }
 
   /** `pg_ctl stop -m fast` (as the postgres user) and waits for the server to exit. */
-  async stop(): Promise<void> {
-    const p = this.#proc;
-    if (!p?.alive) return;
+  override async stop(): Promise<void> {
+    if (!this.running) return;
     const r = await run(`${PG_BIN}/pg_ctl`, ['stop', '-D', this.dataDir, '-m', 'fast', '-w', '-t', '15'], { ...this.#user, cwd: this.dir, timeoutMs: 20_000 });
-    if (r.code !== 0 && p.alive) {
+    if (r.code !== 0 && this.running) {
       // pg_ctl could not do it (no pid file yet?): a fast shutdown is SIGINT to the postmaster.
-      await p.stop('SIGINT');
+      await this.signal('SIGINT');
     }
-    await p.stop('SIGTERM'); // returns at once when it has exited; else waits, then SIGKILL
+    await this.signal('SIGTERM'); // returns at once when it has exited; else waits, then SIGKILL
   }
 
   /** SIGKILL of the postmaster: a crash (recovery runs at the next start). */
-  async kill(): Promise<void> {
-    await this.#proc?.stop('SIGKILL');
+  override async kill(): Promise<void> {
+    await super.kill();
     // Its backends notice the postmaster is gone and exit on their own; wait for the port to close.
     await waitFor('the killed postgres backends to go', async () => !(await this.isReady()), 10_000, 50).catch(() => undefined);
   }
@@ -387,9 +418,9 @@ export class PrivatePostgres {
     await this.start();
   }
 
-  async destroy(): Promise<void> {
+  /** A clean stop while it runs (a kill when that fails). */
+  protected override async halt(): Promise<void> {
     if (this.running) await this.stop().catch(() => this.kill());
-    removeTempDir(this.dir);
   }
 }
 

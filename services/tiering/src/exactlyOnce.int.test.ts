@@ -1,12 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import type { JsMsg } from '@nats-io/jetstream';
-import type { Redis } from 'ioredis';
 import { HEADERS, SCHEMA_VERSION, withDefaults, type EventType, type FarmEvent, type PayloadInput } from '@farmbrain/contracts';
-import { COMMON_DEFAULTS, connectPostgres, connectRedis, createLogger, hashEmbedder, migrate, quoteIdent, type Pool } from '@farmbrain/platform';
-import { HotView, readAgentViews, type ViewLimits } from '@farmbrain/store';
+import { readAgentViews, type ViewLimits } from '@farmbrain/store';
 import {
   canonicalMessages,
   cutBatches,
@@ -14,15 +10,12 @@ import {
   groupIntoMessages,
   interleave,
   propertyRuns,
-  redisDigest,
   tradingSessionArb,
-  warmDigest,
   withDuplicates,
   type CanonicalMsg,
   type MessageSpec,
 } from '@farmbrain/testing';
-import { MIGRATIONS_DIR } from './migrations.js';
-import { createTieringHandler, newTieringStats, type TieringStats } from './projector.js';
+import { Rigs, type Rig } from './testRig.js';
 
 /**
  * The projection's promise, run in-process against the local Postgres and
@@ -30,87 +23,23 @@ import { createTieringHandler, newTieringStats, type TieringStats } from './proj
  * batches end, the stores come out exactly as from each event once.
  */
 
-const PG_URL = process.env.DATABASE_URL ?? COMMON_DEFAULTS.databaseUrl;
-const REDIS_URL = process.env.REDIS_URL ?? COMMON_DEFAULTS.redisUrl;
 const PARTITION = 0;
 /** Small, so that trimming the hot decisions and memories happens in every run. */
 const KEEP: ViewLimits = { decisions: 4, memories: 3 };
-const log = createLogger('exactly-once-test', 'silent');
-let redis: Redis;
+let rigs: Rigs;
 
 before(async () => {
-  redis = await connectRedis(REDIS_URL, 'exactly-once-test');
+  rigs = await Rigs.open('exactly-once-test', { prefix: 'eo', keep: KEEP, partition: PARTITION });
 });
-after(() => redis.disconnect());
+after(() => rigs.close());
 
-/** One tiering projection of its own: a fresh schema and Redis key prefix, dropped by `dispose`. */
-class Rig {
-  readonly stats: TieringStats = newTieringStats();
-  private constructor(readonly ns: string, readonly pool: Pool, readonly hot: HotView) {}
-
-  static async create(): Promise<Rig> {
-    const ns = `eo_${randomBytes(5).toString('hex')}`;
-    const pool = await connectPostgres(PG_URL, ns, { max: 3 });
-    await migrate(pool, ns, MIGRATIONS_DIR);
-    return new Rig(ns, pool, new HotView(redis, `${ns}:`, KEEP));
-  }
-
-  /** A fresh handler of the partition: what tiering has after a (re)start. */
-  handler(): (msgs: readonly CanonicalMsg[]) => Promise<void> {
-    const h = createTieringHandler({ pool: this.pool, hot: this.hot, log, projection: 'tiering.v1', embedder: hashEmbedder(8) }, PARTITION, this.stats);
-    return (msgs) => h(msgs as unknown as JsMsg[]);
-  }
-
-  /** Everything the projection wrote, without ids, stream positions and timestamps. */
-  async snapshot() {
-    const [warm, dead, rejected, hot] = await Promise.all([
-      warmDigest(this.pool),
-      this.pool.query(`SELECT projection, partition, event_id::text, agent_id, event_type, code, reason, sqlstate, encode(event, 'hex') AS event
-                         FROM projection_dead_letters ORDER BY event_id, code, reason, event`),
-      this.pool.query('SELECT partition, ingress_seq, agent_id, rejected, accepted, code, reason FROM rejected_writes ORDER BY partition, ingress_seq'),
-      redisDigest(redis, `${this.ns}:`),
-    ]);
-    return { warm, deadLetters: dead.rows, rejectedWrites: rejected.rows, hot };
-  }
-
-  /** The hot copy of each agent is complete and equal to the view Postgres gives. */
-  async assertHotIsPostgres(agentIds: Iterable<string>, when: string): Promise<void> {
-    const ids = [...new Set(agentIds)];
-    const warm = await readAgentViews(this.pool, ids, KEEP);
-    for (const a of ids) {
-      const w = warm.get(a);
-      if (!w) continue; // nothing of this agent was applied
-      assert.deepEqual(await this.hot.read(a, KEEP), w, `${when}: the hot copy of ${a} is not the view Postgres gives`);
-    }
-  }
-
-  async dispose(): Promise<void> {
-    await this.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(this.ns)} CASCADE`).catch(() => undefined);
-    await this.pool.end().catch(() => undefined);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.ns}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  }
-}
-
-async function withRigs<T>(n: number, fn: (...rigs: Rig[]) => Promise<T>): Promise<T> {
-  const rigs: Rig[] = [];
-  try {
-    for (let i = 0; i < n; i++) rigs.push(await Rig.create());
-    return await fn(...rigs);
-  } finally {
-    await Promise.all(rigs.map((r) => r.dispose()));
-  }
-}
+const withRigs = <T>(n: number, fn: (...rigs: Rig[]) => Promise<T>): Promise<T> => rigs.with(n, fn);
 
 /** Feeds batches to a handler; after each, the hot copies of the batch's agents must equal Postgres. */
 async function feed(rig: Rig, handle: (msgs: readonly CanonicalMsg[]) => Promise<void>, batches: readonly (readonly CanonicalMsg[])[], when: string): Promise<void> {
   for (const [i, b] of batches.entries()) {
     await handle(b);
-    await rig.assertHotIsPostgres(b.map((m) => m.subject.slice(m.subject.lastIndexOf('.') + 1)), `${when}, after batch ${i + 1} of ${batches.length}`);
+    await rig.assertHotIsPostgres(b.map((m) => m.subject.slice(m.subject.lastIndexOf('.') + 1)), { when: `${when}, after batch ${i + 1} of ${batches.length}` });
   }
 }
 

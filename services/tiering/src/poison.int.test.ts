@@ -1,9 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import type { JsMsg } from '@nats-io/jetstream';
-import type { Redis } from 'ioredis';
 import {
   decodeBatch,
   defaultEventLimits,
@@ -20,8 +17,7 @@ import {
   type FarmEvent,
   type PayloadInput,
 } from '@farmbrain/contracts';
-import { COMMON_DEFAULTS, connectPostgres, connectRedis, createLogger, hashEmbedder, migrate, quoteIdent, type Pool } from '@farmbrain/platform';
-import { HotView, readAgentViews, type ViewLimits } from '@farmbrain/store';
+import type { ViewLimits } from '@farmbrain/store';
 import {
   canonicalMessages,
   cutBatches,
@@ -38,8 +34,7 @@ import {
 } from '@farmbrain/testing';
 // ingest's pure verdict on an ingress message (services/ingest is a project reference of this package).
 import { triage } from '../../ingest/dist/ingest/triage.js';
-import { MIGRATIONS_DIR } from './migrations.js';
-import { createTieringHandler, newTieringStats, type TieringStats } from './projector.js';
+import { Rigs, type DeadLetterRow, type Rig } from './testRig.js';
 
 /**
  * Poison isolation, in-process against the local Postgres and Redis: events
@@ -49,126 +44,33 @@ import { createTieringHandler, newTieringStats, type TieringStats } from './proj
  * and the valid events around them are applied as if they were alone.
  */
 
-const PG_URL = process.env.DATABASE_URL ?? COMMON_DEFAULTS.databaseUrl;
-const REDIS_URL = process.env.REDIS_URL ?? COMMON_DEFAULTS.redisUrl;
 const PARTITION = 0;
 const KEEP: ViewLimits = { decisions: 4, memories: 3 };
 /** The valid sessions start here; the hostile events are a day later (so a failed decision looks newest). */
 const T0 = 1_700_000_000_000;
 const NOW = T0 + 86_400_000;
-const log = createLogger('poison-test', 'silent');
-let redis: Redis;
+let rigs: Rigs;
 
 before(async () => {
-  redis = await connectRedis(REDIS_URL, 'poison-test');
+  rigs = await Rigs.open('poison-test', { prefix: 'po', keep: KEEP, partition: PARTITION });
 });
-after(() => redis.disconnect());
+after(() => rigs.close());
 
-/** One tiering projection of its own: a fresh schema and Redis key prefix, dropped by `dispose`. */
-class Rig {
-  readonly stats: TieringStats = newTieringStats();
-  private constructor(readonly ns: string, readonly pool: Pool, readonly hot: HotView) {}
+const withRigs = <T>(n: number, fn: (...rigs: Rig[]) => Promise<T>): Promise<T> => rigs.with(n, fn);
 
-  static async create(): Promise<Rig> {
-    const ns = `po_${randomBytes(5).toString('hex')}`;
-    const pool = await connectPostgres(PG_URL, ns, { max: 3 });
-    await migrate(pool, ns, MIGRATIONS_DIR);
-    return new Rig(ns, pool, new HotView(redis, `${ns}:`, KEEP));
-  }
-
-  handler(): (msgs: readonly CanonicalMsg[]) => Promise<void> {
-    const h = createTieringHandler({ pool: this.pool, hot: this.hot, log, projection: 'tiering.v1', embedder: hashEmbedder(8) }, PARTITION, this.stats);
-    return (msgs) => h(msgs as unknown as JsMsg[]);
-  }
-
-  /**
-   * Feeds batches; a rejected promise means the partition would retry that
-   * batch forever (stalled), so it fails the test with the batch's content.
-   * After each batch, the hot copies of its agents must be what Postgres gives.
-   */
-  async feed(batches: readonly (readonly CanonicalMsg[])[]): Promise<void> {
-    const handle = this.handler();
-    for (const b of batches) {
-      await handle(b).catch((err: Error & { code?: string }) => {
-        const what = b.map((m) => `seq ${m.seq} ${JSON.stringify(m.subject.slice(0, 80))}: ${describeBody(m.data)}`).join('\n  ');
-        assert.fail(`the handler rejected (the partition stalls, retrying forever): ${err.code ?? ''} ${err.message}\n  ${what}`);
-      });
-      await this.assertHotIsPostgres(b.map((m) => agentOf(m.subject)));
-    }
-  }
-
-  /** The hot copy of each agent equals the view Postgres gives, as JSON (the form the gateway serves either one in). */
-  async assertHotIsPostgres(agentIds: Iterable<string>): Promise<void> {
-    // An id with NUL can have no row (Postgres text cannot hold it), and cannot even be a query parameter.
-    const ids = [...new Set(agentIds)].filter((a) => !a.includes('\u0000'));
-    const warm = await readAgentViews(this.pool, ids, KEEP).catch((err: Error) => assert.fail(`reading ${JSON.stringify(ids).slice(0, 200)} from Postgres: ${err.message}`));
-    for (const a of ids) {
-      const w = warm.get(a);
-      if (w) assert.deepEqual(await this.hot.read(a, KEEP), JSON.parse(JSON.stringify(w)), `the hot copy of ${JSON.stringify(a).slice(0, 80)} is not the view Postgres gives`);
-    }
-  }
-
-  async deadLetters() {
-    const r = await this.pool.query<{ stream_seq: number; event_id: string | null; agent_id: string; event_type: string; code: string; reason: string; sqlstate: string | null }>(
-      'SELECT stream_seq, event_id::text, agent_id, event_type, code, reason, sqlstate FROM projection_dead_letters ORDER BY id',
-    );
-    return r.rows;
-  }
-
-  /** How each event ended: its dead letter's code, 'applied' (its row is there), or 'missing' (neither). */
-  async fates(events: readonly FarmEvent[]): Promise<Map<string, string>> {
-    const ids = events.map((e) => e.eventId.toLowerCase());
-    const dead = new Map((await this.pool.query<{ id: string; code: string }>('SELECT event_id::text AS id, code FROM projection_dead_letters WHERE event_id = ANY($1::uuid[])', [ids])).rows.map((r) => [r.id, r.code]));
-    const out = new Map<string, string>();
-    for (const e of events) {
-      const id = e.eventId.toLowerCase();
-      out.set(id, dead.get(id) ?? ((await this.hasRow(e)) ? 'applied' : 'missing'));
-    }
-    return out;
-  }
-
-  /** The row an applied event left: keyed by its id, or (registrations, state changes) its agent's row. */
-  async hasRow(e: FarmEvent): Promise<boolean> {
-    const at = ROW_OF[e.type];
-    if (!at) {
-      if (e.agentId.includes('\u0000')) return false;
-      const r = await this.pool.query('SELECT 1 FROM agents WHERE agent_id = $1', [e.agentId]);
-      return r.rowCount === 1;
-    }
-    const r = await this.pool.query(`SELECT 1 FROM ${at[0]} WHERE ${at[1]} = $1::uuid`, [e.eventId]);
-    return r.rowCount === 1;
-  }
-
-  async dispose(): Promise<void> {
-    await this.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(this.ns)} CASCADE`).catch(() => undefined);
-    await this.pool.end().catch(() => undefined);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.ns}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  }
-}
-
-const ROW_OF: Partial<Record<EventType, [string, string]>> = {
-  decision_made: ['decisions', 'event_id'],
-  trade_executed: ['trades', 'event_id'],
-  position_closed: ['position_closes', 'event_id'],
-  checkpoint_saved: ['checkpoints', 'event_id'],
-  memory_stored: ['memory_versions', 'event_id'],
-  memory_updated: ['memory_versions', 'event_id'],
-  memory_forgotten: ['memory_versions', 'event_id'],
-  memory_recalled: ['recalls', 'recall_id'],
-};
-
-async function withRigs<T>(n: number, fn: (...rigs: Rig[]) => Promise<T>): Promise<T> {
-  const rigs: Rig[] = [];
-  try {
-    for (let i = 0; i < n; i++) rigs.push(await Rig.create());
-    return await fn(...rigs);
-  } finally {
-    await Promise.all(rigs.map((r) => r.dispose()));
+/**
+ * Feeds batches to a fresh handler; a rejected promise means the partition would
+ * retry that batch forever (stalled), so it fails the test with the batch's content.
+ * After each batch, the hot copies of its agents must be what Postgres gives.
+ */
+async function feed(rig: Rig, batches: readonly (readonly CanonicalMsg[])[]): Promise<void> {
+  const handle = rig.handler();
+  for (const b of batches) {
+    await handle(b).catch((err: Error & { code?: string }) => {
+      const what = b.map((m) => `seq ${m.seq} ${JSON.stringify(m.subject.slice(0, 80))}: ${describeBody(m.data)}`).join('\n  ');
+      assert.fail(`the handler rejected (the partition stalls, retrying forever): ${err.code ?? ''} ${err.message}\n  ${what}`);
+    });
+    await rig.assertHotIsPostgres(b.map((m) => agentOf(m.subject)), { asServed: true });
   }
 }
 
@@ -189,7 +91,7 @@ const DEAD_LETTER_CODES = new Set(['APPLY_FAILED', 'DECODE_ERROR', 'INVALID_EVEN
 const SKIP_CODES = new Set(['NOT_OWNER', 'UNKNOWN_MEMORY', 'MEMORY_FORGOTTEN', 'MEMORY_EXISTS']);
 
 /** Every dead letter says what and why. */
-function assertWellFormedLetters(letters: Awaited<ReturnType<Rig['deadLetters']>>): void {
+function assertWellFormedLetters(letters: readonly DeadLetterRow[]): void {
   for (const l of letters) {
     assert.ok(DEAD_LETTER_CODES.has(l.code), `dead letter with unknown code ${l.code}`);
     assert.ok(l.reason.trim().length > 0, `dead letter ${l.code} without a reason`);
@@ -329,8 +231,8 @@ test('poison - property: hostile events published around ingest never stall the 
       await withRigs(2, async (mix, alone) => {
         const batches = cutBatches(msgs, s.cuts);
         const fed = canonicalMessages(mix.ns, PARTITION, batches);
-        await mix.feed(fed);
-        await alone.feed(canonicalMessages(alone.ns, PARTITION, cutBatches(clean, s.cuts)));
+        await feed(mix, fed);
+        await feed(alone, canonicalMessages(alone.ns, PARTITION, cutBatches(clean, s.cuts)));
 
         const letters = await mix.deadLetters();
         assertWellFormedLetters(letters);
@@ -362,7 +264,7 @@ test('poison - property: hostile events published around ingest never stall the 
         if (allDead) {
           // Nothing hostile got in: the stores are those of the valid events alone.
           assert.deepEqual(await warmDigest(mix.pool), await warmDigest(alone.pool), 'warm tables as with the valid events alone');
-          assert.deepEqual(await redisDigest(redis, `${mix.ns}:`), await redisDigest(redis, `${alone.ns}:`), 'hot state as with the valid events alone');
+          assert.deepEqual(await redisDigest(rigs.redis, `${mix.ns}:`), await redisDigest(rigs.redis, `${alone.ns}:`), 'hot state as with the valid events alone');
         } else {
           // Some hostile event was applied (and may have moved positions or agent state): compare what each valid event wrote itself.
           for (const [table, key, drop] of [['decisions', 'event_id', ''], ['trades', 'event_id', ''], ['checkpoints', 'event_id', ''], ['recalls', 'recall_id', ''], ['position_closes', 'event_id', 'position_id'], ['memory_versions', 'event_id', '']] as const) {
@@ -371,7 +273,7 @@ test('poison - property: hostile events published around ingest never stall the 
             assert.deepEqual((await mix.pool.query(q, [ids])).rows, (await alone.pool.query(q, [ids])).rows, `${table}: the valid events' rows`);
           }
         }
-        await mix.assertHotIsPostgres([...valid.map((e) => e.agentId), ...placed.map((p) => p.h.agentId)]);
+        await mix.assertHotIsPostgres([...valid.map((e) => e.agentId), ...placed.map((p) => p.h.agentId)], { asServed: true });
       });
     }),
     propertyRuns(40, { interruptAfterTimeLimit: 25_000 }),
@@ -424,7 +326,7 @@ test('poison - property: nothing ingest accepts fails at a store (no APPLY_FAILE
       // A later event under an id already used is a duplicate: the first copy wins (exactlyOnce.int.test.ts).
       const events = all.filter((e, i) => all.findIndex((x) => x.eventId.toLowerCase() === e.eventId.toLowerCase()) === i);
       await withRigs(1, async (rig) => {
-        await rig.feed(canonicalMessages(rig.ns, PARTITION, cutBatches(forwarded, cuts)));
+        await feed(rig, canonicalMessages(rig.ns, PARTITION, cutBatches(forwarded, cuts)));
         const letters = await rig.deadLetters();
         assertWellFormedLetters(letters);
         const failed = letters.filter((l) => l.code === 'APPLY_FAILED');
@@ -453,7 +355,7 @@ const nextSeq = new WeakMap<Rig, number>();
 async function oneBatch(rig: Rig, msgs: MessageSpec[]) {
   const first = nextSeq.get(rig) ?? 1;
   nextSeq.set(rig, first + msgs.length);
-  await rig.feed(canonicalMessages(rig.ns, PARTITION, [msgs], first));
+  await feed(rig, canonicalMessages(rig.ns, PARTITION, [msgs], first));
   return rig.deadLetters();
 }
 
