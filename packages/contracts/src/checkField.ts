@@ -12,7 +12,8 @@ import {
 } from './fieldRules.js';
 import { isUuidV7 } from './ids.js';
 import { describeTextProblem, printable, textProblem, type TextMode } from './textRule.js';
-import type { EventLimits, ReasonCode, ValidationIssue } from './validate.js';
+import type { ReasonCode, ValidationIssue } from './issues.js';
+import type { EventLimits } from './limits.js';
 
 /**
  * Checks one field against its rule. Returns at most one issue (a list reports

@@ -1,5 +1,4 @@
-import type { ValidationIssue } from './validate.js';
-import { describeIssues } from './validate.js';
+import { describeIssues, type ValidationIssue } from './issues.js';
 
 /** Base of every farmbrain error: a stable `code` callers can branch on, and a message that says what to do. */
 export class FarmbrainError extends Error {

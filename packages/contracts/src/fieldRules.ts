@@ -11,7 +11,7 @@ import {
   type JsonObject,
 } from './events.js';
 import { AGENT_ID_PATTERN } from './subjects.js';
-import type { EventLimits } from './validate.js';
+import type { EventLimits } from './limits.js';
 
 /**
  * One rule for every field of every event: the table below is the single source

@@ -2,52 +2,13 @@ import { checkField } from './checkField.js';
 import { EVENT_TYPES, type EventType, type FarmEvent } from './events.js';
 import { ENVELOPE_RULES, PAYLOAD_RULES, type Rule } from './fieldRules.js';
 import { printable } from './textRule.js';
+import type { EventLimits } from './limits.js';
+import type { ValidationIssue } from './issues.js';
 
-export const REASON_CODES = [
-  'DECODE_ERROR',
-  'MISSING_FIELD',
-  'INVALID_FIELD',
-  'OUT_OF_RANGE',
-  'TOO_LARGE',
-  /** A string holds NUL, a control character it may not hold, or a lone surrogate (see textRule.ts). */
-  'INVALID_TEXT',
-  'CLOCK_SKEW',
-  'AGENT_MISMATCH',
-  'UNSUPPORTED_SCHEMA',
-  'SCOPE_FORBIDDEN',
-] as const;
-export type ReasonCode = (typeof REASON_CODES)[number];
-
-export interface ValidationIssue {
-  code: ReasonCode;
-  /** Dotted path of the offending field, '' for the whole event. */
-  field: string;
-  message: string;
-}
-
-export interface EventLimits {
-  /** Largest encoded event, bytes. */
-  maxEventBytes: number;
-  /** Largest checkpoint state, bytes. */
-  maxCheckpointBytes: number;
-  maxTextChars: number;
-  maxTags: number;
-  maxVectorDims: number;
-  /** How far ahead of the reference clock occurredAt may be. */
-  maxFutureSkewMs: number;
-  /** How far behind it may be (an outbox can hold events while NATS is down). */
-  maxPastSkewMs: number;
-}
-
-export const defaultEventLimits = (): EventLimits => ({
-  maxEventBytes: 768 * 1024,
-  maxCheckpointBytes: 512 * 1024,
-  maxTextChars: 16_384,
-  maxTags: 32,
-  maxVectorDims: 4096,
-  maxFutureSkewMs: 60_000,
-  maxPastSkewMs: 7 * 24 * 3600_000,
-});
+export { REASON_CODES, describeIssues } from './issues.js';
+export type { ReasonCode, ValidationIssue } from './issues.js';
+export { defaultEventLimits } from './limits.js';
+export type { EventLimits } from './limits.js';
 
 export interface ValidationContext {
   limits: EventLimits;
@@ -137,7 +98,3 @@ export function validateEvent(e: FarmEvent, ctx: ValidationContext): ValidationI
   }
   return out;
 }
-
-/** One line naming every issue, for dead-letter headers and error messages. */
-export const describeIssues = (issues: readonly ValidationIssue[]): string =>
-  issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ');

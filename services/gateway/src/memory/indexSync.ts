@@ -34,8 +34,8 @@ export interface Checkpoint {
 export class ConsistencyTimeoutError extends FarmbrainError {
   constructor(partition: number, ingressSeq: number, waitedMs: number) {
     super('CONSISTENCY_TIMEOUT',
-      `the write at ingress sequence ${ingressSeq} (partition ${partition}) was not applied within ${waitedMs} ms: the pipeline is lagging, ` +
-      'or the write was dead-lettered (check the DLQ stream). Retry the read, or read without the token for possibly stale results');
+      `the write at ingress sequence ${ingressSeq} (partition ${partition}) was not applied within ${waitedMs} ms: the pipeline is lagging ` +
+      '(GET /readyz says whether a dependency is down). Retry the read, or read without the token for possibly stale results');
     this.name = 'ConsistencyTimeoutError';
   }
 }
