@@ -42,6 +42,6 @@ export async function rehydrate(pool: Pool, hot: HotView, o: { projection: strin
       c.release();
     }
   }
-  if (rebuilt > 0) o.log.info({ rebuilt }, 'hot copies rebuilt from Postgres (Redis had lost them)');
+  if (rebuilt > 0) o.log.info({ rebuilt }, 'hot copies rebuilt from Postgres (they were missing or incomplete: Redis lost them, or an older layout)');
   return rebuilt;
 }
