@@ -28,6 +28,13 @@ export class DependencyUnavailableError extends FarmbrainError {
 /** Socket-level error codes: the peer is down, restarting or unreachable. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
 
+/**
+ * SQLSTATEs of a server that is going away, restarting or full: admin/crash
+ * shutdown, cannot connect now (starting up), too many connections. Class 08
+ * (connection exceptions) counts as a whole.
+ */
+const CONNECTION_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+
 /** Messages of client libraries (pg, ioredis) for a connection that went away or never came. */
 const CONNECTION_MESSAGES = [
   /connection terminated/i,
@@ -39,7 +46,8 @@ const CONNECTION_MESSAGES = [
   /stream isn't writeable/i,
   /command timed out/i,
   /reached the max retries per request/i,
-  /the database system is (starting up|shutting down|in recovery mode)/i,
+  /the database system is (starting up|shutting down|in recovery mode|not (yet )?accepting connections)/i,
+  /too many clients already/i,
   /server closed the connection unexpectedly/i,
 ];
 
@@ -68,7 +76,7 @@ function isConnectionFailureItself(err: unknown): boolean {
   if (!e || typeof e !== 'object') return false;
   if (typeof e.name === 'string' && NATS_DOWN.has(e.name)) return true;
   if (typeof e.isNoResponders === 'function' && (e as { isNoResponders(): boolean }).isNoResponders()) return true;
-  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
+  if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || CONNECTION_STATES.has(e.code) || e.code.startsWith('08'))) return true;
   if (e.name === 'MaxRetriesPerRequestError') return true;
   // AggregateError from a dual-stack connect: every attempt failed.
   if (Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every(isConnectionFailure)) return true;
@@ -90,7 +98,7 @@ export const sqlstateOf = (err: unknown): string | undefined => {
  * after a dropped schema, a migration not yet run): an operator's problem, never
  * one event's. Retrying later can succeed.
  */
-const TRANSIENT_CLASSES = new Set(['08', '53', '57', '58', '40', 'XX', '42', 'HV', 'F0', 'P0']);
+const TRANSIENT_CLASSES = new Set(['08', '53', '57', '58', '40', 'XX', '42', 'HV', 'F0']);
 const TRANSIENT_STATES = new Set(['55P03', '55006', '25P03', '25P04']);
 
 /**

@@ -25,7 +25,8 @@ export interface Readiness {
  */
 export class HealthMonitor {
   readonly #state = new Map<string, { ok: boolean; since: number }>();
-  readonly #timers: NodeJS.Timeout[] = [];
+  /** One pending timer per probe (replaced at each run). */
+  readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
   #stopped = false;
@@ -52,7 +53,7 @@ export class HealthMonitor {
         } finally {
           clearTimeout(timer);
         }
-        if (!this.#stopped) this.#timers.push(setTimeout(run, this.#intervalMs).unref());
+        if (!this.#stopped) this.#timers.set(name, setTimeout(run, this.#intervalMs).unref());
       };
       void run();
     }
@@ -61,7 +62,7 @@ export class HealthMonitor {
 
   stop(): void {
     this.#stopped = true;
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers.values()) clearTimeout(t);
   }
 
   /** Records a state (from a probe, or reported by the service itself) and logs a change. */

@@ -43,7 +43,7 @@ export function loadConfig(env: Env): GatewayConfig {
     indexPollMs: r.int('FB_INDEX_POLL_MS', 25, 1, 60_000),
     hotMemoryTtlSeconds: r.int('FB_HOT_MEMORY_TTL_S', 3600, 1, 30 * 86400),
     recallTextScanCap: r.int('FB_RECALL_TEXT_SCAN_CAP', 1000, 0, 1_000_000),
-    hotDecisions: r.int('FB_HOT_DECISIONS', 50, 1, 10_000),
-    hotMemories: r.int('FB_HOT_MEMORIES', 100, 1, 100_000),
+    hotDecisions: r.int('FB_HOT_DECISIONS', 50, 10, 10_000),
+    hotMemories: r.int('FB_HOT_MEMORIES', 100, 10, 100_000),
   };
 }

@@ -127,3 +127,20 @@ test('poison pipeline - the same memory_updated in two HTTP requests bumps the v
   const versions = await stack.pool.query<{ version: number; op: string }>('SELECT version, op FROM memory_versions WHERE memory_id = $1 ORDER BY version', [memoryId]);
   assert.deepEqual(versions.rows.map((v) => [v.version, v.op]), [[1, 'stored'], [2, 'updated']]);
 });
+
+test('poison pipeline - an ingress event whose id holds a line break (a header value NATS refuses) is dead-lettered, and its partition goes on', async () => {
+  const [agent] = agentsOn(2, 1, 'hdr');
+  const bad = { ...makeEvent(agent!, 'decision_made', { symbol: 'BTC', action: 'buy', size: 1, confidence: 0.5 }, { producerSeq: 1 }), eventId: 'bad\r\nid' } as typeof good;
+  const good = makeEvent(agent!, 'decision_made', { symbol: 'ETH', action: 'sell', size: 1, confidence: 0.5, rationale: 'after the bad id' }, { producerSeq: 2 });
+  await publishEvents(stack.js, stack.names, [bad], 'hdr-bad');
+  await publishEvents(stack.js, stack.names, [good]);
+  await waitFor('the event after it to be served', async () => {
+    const r = await stack.get<{ items: { decisionId: string }[] }>(`/v1/agents/${agent}/decisions`);
+    return r.status === 200 && r.body.items.some((d) => d.decisionId === good.eventId);
+  }, 10_000);
+  const listed = await waitFor('the dead letter', async () => {
+    const r = await stack.get<{ items: { eventId: string | null; code: string }[] }>(`/v1/dead-letters?source=ingest&agentId=${agent}`);
+    return r.body.items.length > 0 ? r.body.items : undefined;
+  }, 10_000);
+  assert.deepEqual(listed.map((l) => [l.code, l.eventId]), [['INVALID_TEXT', 'bad id']], 'dead-lettered with its id made printable');
+});

@@ -23,8 +23,8 @@ export function loadConfig(env: Env): TieringConfig {
   return {
     ...loadCommonConfig(env),
     batchSize: r.int('FB_TIERING_BATCH', 256, 1, 10_000),
-    hotDecisions: r.int('FB_HOT_DECISIONS', 50, 1, 10_000),
-    hotMemories: r.int('FB_HOT_MEMORIES', 100, 1, 100_000),
+    hotDecisions: r.int('FB_HOT_DECISIONS', 50, 10, 10_000),
+    hotMemories: r.int('FB_HOT_MEMORIES', 100, 10, 100_000),
     projection: r.str('FB_TIERING_PROJECTION', 'tiering.v1'),
     ops: loadOpsConfig(env, 'tiering', 8082),
     limits: loadEventLimits(env),

@@ -148,16 +148,18 @@ export class DeadLetterStore {
    */
   async replay(id: string): Promise<{ id: string; eventId: string; streamSeq: number }> {
     if (!/^p:\d{1,15}$/.test(id)) throw invalid(`'${id.slice(0, 40)}' is not a projection dead letter id (p:<n>); ingest dead letters are fixed by the producer and sent again`);
-    const r = await this.d.pool.query<{ agent_id: string; event_id: string | null; replayed_at: Date | null; event: Buffer }>(
-      'SELECT agent_id, event_id::text, replayed_at, event FROM projection_dead_letters WHERE id = $1', [Number(id.slice(2))]);
+    const r = await this.d.pool.query<{ agent_id: string; event_id: string | null; replayed_at: Date | null; dead_lettered_at: Date; event: Buffer }>(
+      'SELECT agent_id, event_id::text, replayed_at, dead_lettered_at, event FROM projection_dead_letters WHERE id = $1', [Number(id.slice(2))]);
     const row = r.rows[0];
     if (!row) throw new FarmbrainError('NOT_FOUND', `dead letter '${id}' was not found; list them with GET /v1/dead-letters`);
-    if (row.replayed_at) throw new FarmbrainError('ALREADY_REPLAYED', `dead letter '${id}' was replayed at ${row.replayed_at.toISOString()}; if it failed again it has a new dead letter`);
+    if (row.replayed_at) throw new FarmbrainError('ALREADY_REPLAYED', `dead letter '${id}' was replayed at ${row.replayed_at.toISOString()}; if it failed again, it is listed again (not replayed) with the new reason`);
     if (!row.event_id || row.event.byteLength === 0) throw new FarmbrainError('NOT_REPLAYABLE', `dead letter '${id}' holds a message that never decoded; there is no event to replay`);
     const h = natsHeaders();
     h.set(HEADERS.replayOf, id.slice(2));
     const subject = `${this.d.names.namespace}.ev.${partitionOf(row.agent_id, this.d.names.partitions)}.${row.agent_id}`;
-    const ack = await this.d.js.publish(subject, frameBatch([new Uint8Array(row.event)]), { msgID: `replay:${id}`, headers: h });
+    // A dead letter can be replayed again after it failed again: each replay is its own message.
+    const ack = await this.d.js.publish(subject, frameBatch([new Uint8Array(row.event)]), { msgID: `replay:${id}:${row.dead_lettered_at.getTime()}`, headers: h });
+    if (ack.duplicate) throw new FarmbrainError('ALREADY_REPLAYED', `dead letter '${id}' was just replayed (the replay is on its way); list it again to see its outcome`);
     return { id, eventId: row.event_id, streamSeq: ack.seq };
   }
 }

@@ -4,7 +4,7 @@ import { HotView, readAgentViews, type ViewLimits } from '@farmbrain/store';
 import { makeEvent, publishEvents, TestStack, tradingSession, waitFor } from '@farmbrain/testing';
 
 // The hot tier keeps, per agent, a complete copy of its view or none at all.
-const KEEP: ViewLimits = { decisions: 5, memories: 4 };
+const KEEP: ViewLimits = { decisions: 10, memories: 10 };
 const stack = new TestStack({ partitions: 2, env: { FB_HOT_DECISIONS: String(KEEP.decisions), FB_HOT_MEMORIES: String(KEEP.memories) } });
 let hot: HotView;
 const session = tradingSession({ agents: 4, eventsPerAgent: 120, prefix: 'hot' });
@@ -49,13 +49,13 @@ test('hot tier - a copy Redis lost is not served, and the next event of the agen
 test('hot tier - decisions recorded out of producer order are kept newest first by time, as Postgres lists them', async () => {
   const agent = 'hot-ooo';
   const t0 = Date.now() - 10_000;
-  const evs = [5, 3, 9, 1, 7, 2, 8].map((k, i) =>
+  const evs = [5, 3, 9, 1, 7, 2, 8, 12, 4, 11, 6, 10].map((k, i) =>
     makeEvent(agent, 'decision_made', { symbol: 'BTC', action: 'buy', confidence: 0.5 }, { producerSeq: 100 - i, occurredAt: t0 + k * 100 }));
   // Each in its own message: producer sequences go backwards from message to message.
   for (const e of evs) await publishEvents(stack.js, stack.names, [e]);
   await stack.caughtUp();
   const view = await hot.read(agent, KEEP);
   assert.ok(view, 'the agent is hot');
-  assert.deepEqual(view.decisions.map((d) => Date.parse(d.occurredAt!) - t0), [900, 800, 700, 500, 300]);
+  assert.deepEqual(view.decisions.map((d) => Date.parse(d.occurredAt!) - t0), [1200, 1100, 1000, 900, 800, 700, 600, 500, 400, 300]);
   await assertHotEqualsWarm([agent]);
 });
