@@ -126,9 +126,17 @@ if #mids > 0 then mems = redis.call('HMGET', KEYS[5], unpack(mids)) end
 return { h[2], decs, redis.call('HVALS', KEYS[4]), mems }
 `;
 
+// KEYS: a partition's mark. ARGV: seq. Raises the mark to seq (never lowers it).
+const MARK = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+`;
+
 type Cmd = (k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, ...args: (string | number)[]) => Promise<unknown>;
-type HotRedis = Redis & { fbHotApply: Cmd; fbHotHydrate: Cmd; fbHotRead: Cmd };
-type Pipe = { fbHotApply: Cmd; fbHotHydrate: Cmd; exec(): Promise<[Error | null, unknown][] | null> };
+type MarkCmd = (key: string, seq: number) => Promise<unknown>;
+type HotRedis = Redis & { fbHotApply: Cmd; fbHotHydrate: Cmd; fbHotRead: Cmd; fbHotMark: MarkCmd };
+type Pipe = { fbHotApply: Cmd; fbHotHydrate: Cmd; fbHotMark: MarkCmd; exec(): Promise<[Error | null, unknown][] | null> };
 
 const decisionTuple = (d: DecisionItem) => [d.decisionId, ms(d.occurredAt), JSON.stringify(d)];
 const memoryTuple = (m: MemoryCore) => [m.memoryId, ms(m.createdAt), JSON.stringify(m)];
@@ -158,24 +166,52 @@ export class HotView {
       redis.defineCommand('fbHotApply', { numberOfKeys: 6, lua: APPLY });
       redis.defineCommand('fbHotHydrate', { numberOfKeys: 6, lua: HYDRATE });
       redis.defineCommand('fbHotRead', { numberOfKeys: 6, lua: READ });
+      redis.defineCommand('fbHotMark', { numberOfKeys: 1, lua: MARK });
     }
     this.#redis = r;
   }
 
-  /** Applies each agent's change in one round trip; returns the agents whose copy is not complete (to hydrate). */
-  async apply(changes: readonly HotChange[]): Promise<string[]> {
-    if (changes.length === 0) return [];
-    const pipe = this.#redis.pipeline() as unknown as Pipe;
+  /**
+   * Applies each agent's change, and raises the partition's mark to `through`
+   * (the log position the partition's copies now reflect), in one atomic
+   * transaction: a Redis snapshot holds all of a batch or none of it, so a mark
+   * read back after a restart says truly how far the copies go. Returns the
+   * agents whose copy is not complete (to hydrate).
+   */
+  async apply(changes: readonly HotChange[], through?: { partition: number; seq: number }): Promise<string[]> {
+    if (changes.length === 0 && !through) return [];
+    const tx = this.#redis.multi() as unknown as Pipe;
     for (const c of changes) {
-      pipe.fbHotApply(...hotKeys(this.prefix, c.agentId), encodeChange(c), c.asOf, this.keep.decisions, this.keep.memories);
+      tx.fbHotApply(...hotKeys(this.prefix, c.agentId), encodeChange(c), c.asOf, this.keep.decisions, this.keep.memories);
     }
-    const res = (await pipe.exec()) ?? [];
+    if (through) tx.fbHotMark(this.#markKey(through.partition), through.seq);
+    const res = (await tx.exec()) ?? [];
     const cold: string[] = [];
-    res.forEach(([err, v], i) => {
+    res.slice(0, changes.length).forEach(([err, v], i) => {
       if (err) throw err;
       if (Number(v) === 0) cold.push(changes[i]!.agentId);
     });
+    for (const [err] of res.slice(changes.length)) if (err) throw err;
     return cold;
+  }
+
+  #markKey(partition: number): string {
+    return `${this.prefix}hot:through:${partition}`;
+  }
+
+  /**
+   * How far (canonical sequence) the partition's copies reflect the log, as
+   * Redis holds it. Lower than what was written means Redis lost writes (it
+   * restarted from an older snapshot, or failed over to a lagging replica):
+   * copies there may say complete and still lack changes.
+   */
+  async through(partition: number): Promise<number> {
+    return Number((await this.#redis.get(this.#markKey(partition))) ?? 0) || 0;
+  }
+
+  /** Raises the partition's mark (after its copies were rebuilt as of `seq`). */
+  async markThrough(partition: number, seq: number): Promise<void> {
+    await this.#redis.fbHotMark(this.#markKey(partition), seq);
   }
 
   /**

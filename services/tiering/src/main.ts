@@ -50,17 +50,6 @@ async function main(): Promise<void> {
   log.info({ model: embedder.model }, 'memories without an embedding are embedded with this model');
   const stats = newTieringStats();
   const checkpoints = await retryUntil('reading checkpoints', () => readCheckpoints(pool, cfg.projection), { log });
-  const workers: PartitionWorker[] = [];
-  for (let p = 0; p < n.partitions; p++) {
-    const durable = n.durable('tiering', p);
-    // Delivery resumes after what was acked (Postgres and Redis both applied);
-    // messages Postgres has but Redis may not are redelivered and re-applied to Redis only.
-    await retryUntil(`consumer ${durable}`, () => provisionDurable(jsm, { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) }, checkpoints.get(p) ?? 0), { log });
-    const handle = createTieringHandler({ pool, hot, log, projection: cfg.projection, embedder, limits: cfg.limits }, p, stats);
-    const w = new PartitionWorker({ js, stream: n.eventsStream, durable, batchSize: cfg.batchSize, log, handle });
-    await retryUntil(`partition ${p}`, () => w.start(), { log });
-    workers.push(w);
-  }
   // Redis restarted empty (or tiering starts after it did): rebuild the lost hot copies in the
   // background. Until then readers see those agents as not hot, and read Postgres.
   let sweeping: Promise<void> | undefined;
@@ -70,7 +59,7 @@ async function main(): Promise<void> {
       again = true;
       return;
     }
-    sweeping = retryUntil('rebuilding lost hot copies', () => rehydrate(pool, hot, { projection: cfg.projection, partitions: n.partitions, owned: workers.map((_, p) => p), log }), { log })
+    sweeping = retryUntil('rebuilding lost hot copies', () => rehydrate(pool, hot, { projection: cfg.projection, partitions: n.partitions, owned: Array.from({ length: n.partitions }, (_, p) => p), log }), { log })
       .then((k) => void (stats.hydrated += k))
       .catch((err: unknown) => log.error({ err }, 'rebuilding lost hot copies failed'))
       .finally(() => {
@@ -82,7 +71,22 @@ async function main(): Promise<void> {
       });
   };
   redis.on('ready', sweep);
-  sweep();
+  // Before the partitions run (so none is caught between its commit and its Redis write), bring back what Redis
+  // lost while tiering was away; if Redis is not there yet, its `ready` will.
+  await rehydrate(pool, hot, { projection: cfg.projection, partitions: n.partitions, owned: Array.from({ length: n.partitions }, (_, p) => p), log })
+    .then((k) => void (stats.hydrated += k))
+    .catch((err: unknown) => log.warn({ err: (err as Error)?.message ?? String(err) }, 'hot copies not checked at start (Redis or Postgres not there yet); checked when Redis is ready'));
+  const workers: PartitionWorker[] = [];
+  for (let p = 0; p < n.partitions; p++) {
+    const durable = n.durable('tiering', p);
+    // Delivery resumes after what was acked (Postgres and Redis both applied);
+    // messages Postgres has but Redis may not are redelivered and re-applied to Redis only.
+    await retryUntil(`consumer ${durable}`, () => provisionDurable(jsm, { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) }, checkpoints.get(p) ?? 0), { log });
+    const handle = createTieringHandler({ pool, hot, log, projection: cfg.projection, embedder, limits: cfg.limits, partitions: n.partitions, onHotLost: () => sweep() }, p, stats);
+    const w = new PartitionWorker({ js, stream: n.eventsStream, durable, batchSize: cfg.batchSize, log, handle });
+    await retryUntil(`partition ${p}`, () => w.start(), { log });
+    workers.push(w);
+  }
   log.info({ namespace: n.namespace, partitions: n.partitions }, 'tiering running');
   const timer = setInterval(() => log.info(stats, 'tiering stats'), 30_000).unref();
   onShutdown(log, async () => {

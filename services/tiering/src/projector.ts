@@ -3,6 +3,7 @@ import { defaultEventLimits, encodeEvent, type EventLimits } from '@farmbrain/co
 import { failureKind, inTransaction, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
 import { readAgentViews, type HotView } from '@farmbrain/store';
 import { readHotChanges } from './hot/hotChanges.js';
+import { agentsOf } from './hot/rehydrate.js';
 import { applyAll, applyOneByOne, BatchPoisonedError } from './projection/applyIsolated.js';
 import { decodeCanonical, firstOfEach, type SeqEvent } from './projection/canonicalBatch.js';
 import { recordDeadLetters, type DeadLetter } from './projection/deadLetters.js';
@@ -19,6 +20,10 @@ export interface ProjectorDeps {
   embedder: Embedder;
   /** The deployment's event limits (ingest's): events on the log are checked against the same rules. Default: the contract's. */
   limits?: EventLimits;
+  /** The deployment's partition count (which agents are this partition's). */
+  partitions: number;
+  /** Called when Redis turned out to have lost hot writes (the partition's copies were marked incomplete): rebuild them. */
+  onHotLost?: () => void;
 }
 
 export interface TieringStats {
@@ -52,9 +57,14 @@ export const newTieringStats = (): TieringStats => ({ batches: 0, events: 0, ski
  * not complete (Redis lost it) is rebuilt whole from Postgres. The worker acks
  * only after both; a transient failure anywhere rejects, and the batch is retried in place.
  */
-export function createTieringHandler({ pool, hot, log, projection, embedder, limits = defaultEventLimits() }: ProjectorDeps, partition: number, stats: TieringStats) {
+export function createTieringHandler({ pool, hot, log, projection, embedder, limits = defaultEventLimits(), partitions, onHotLost }: ProjectorDeps, partition: number, stats: TieringStats) {
   /** This partition's checkpoint as last committed here (read once, then tracked). */
   let applied: number | undefined;
+  /**
+   * How far Redis must hold this partition's copies: what this worker last applied there, or, at start, what
+   * precedes the first message delivered (the consumer resumes after what was acked, and acks follow Redis).
+   */
+  let hotThrough: number | undefined;
   return async (msgs: readonly JsMsg[]): Promise<void> => {
     const batch = decodeCanonical(msgs, partition, limits);
     const events = firstOfEach(batch.events);
@@ -103,12 +113,23 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
     // Read back after the commit: only this partition's worker writes these agents' views, so what it
     // reads is what this batch left (the queries run in parallel on the pool).
     try {
+      hotThrough ??= msgs[0]!.seq - 1;
+      if ((await hot.through(partition)) < hotThrough) {
+        // Redis lost writes (restored from an older snapshot, a lagging replica): every copy of the partition
+        // may lack changes while saying complete. Mark them incomplete; this batch's agents are rebuilt below,
+        // the rest by the background rebuild.
+        const all = await agentsOf(pool, partitions, [partition]);
+        await hot.invalidate(all);
+        log.warn({ partition, agents: all.length, expected: hotThrough }, 'Redis holds less than was written to it; hot copies of the partition marked incomplete and rebuilt from Postgres');
+        onHotLost?.();
+      }
       const changes = await readHotChanges(pool, events, batch.lastSeq, hot.keep);
-      const cold = await hot.apply(changes);
+      const cold = await hot.apply(changes, { partition, seq: batch.lastSeq });
       if (cold.length > 0) {
         await hot.hydrate(await readAgentViews(pool, cold, hot.keep), batch.lastSeq);
         stats.hydrated += cold.length;
       }
+      hotThrough = batch.lastSeq;
     } catch (err) {
       // The warm store committed; a hot copy that cannot be written must not stall the partition either.
       // Marked incomplete, those agents are read from Postgres until their copy is rebuilt.

@@ -101,7 +101,8 @@ export class Rig {
 
   /** A fresh handler of the partition: what tiering has after a (re)start. */
   handler(): (msgs: readonly CanonicalMsg[]) => Promise<void> {
-    const h = createTieringHandler({ pool: this.pool, hot: this.hot, log: this.log, projection: 'tiering.v1', embedder: hashEmbedder(8) }, this.options.partition, this.stats);
+    // One partition holds every agent here: the rig publishes every agent's events on `options.partition`.
+    const h = createTieringHandler({ pool: this.pool, hot: this.hot, log: this.log, projection: 'tiering.v1', embedder: hashEmbedder(8), partitions: this.options.partition + 1 }, this.options.partition, this.stats);
     return (msgs) => h(msgs as unknown as JsMsg[]);
   }
 

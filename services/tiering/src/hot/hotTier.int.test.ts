@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { partitionOf } from '@farmbrain/contracts';
 import { HotView, readAgentViews, type ViewLimits } from '@farmbrain/store';
 import { makeEvent, publishEvents, TestStack, tradingSession, waitFor } from '@farmbrain/testing';
 
@@ -58,4 +59,31 @@ test('hot tier - decisions recorded out of producer order are kept newest first 
   assert.ok(view, 'the agent is hot');
   assert.deepEqual(view.decisions.map((d) => Date.parse(d.occurredAt!) - t0), [1200, 1100, 1000, 900, 800, 700, 600, 500, 400, 300]);
   await assertHotEqualsWarm([agent]);
+});
+
+test('hot tier - Redis restored from an older snapshot (copies that say complete but lack changes) is caught, and the copies are rebuilt', async () => {
+  const first = session[1]!;
+  const agent = first[0]!.agentId;
+  const p = partitionOf(agent, stack.names.partitions);
+  // The snapshot: the agent's keys and the partition's mark, as they are now.
+  const keys = [...(await stack.redis.keys(`${stack.names.redisPrefix}agent:${agent}*`)), `${stack.names.redisPrefix}hot:through:${p}`];
+  const snapshot = await Promise.all(keys.map(async (k) => [k, await stack.redis.dumpBuffer(k)] as const));
+  // Later changes, then Redis "comes back" from the snapshot: the copy says complete, and lacks them.
+  const last = first[first.length - 1]!;
+  const later = [1, 2, 3].map((i) => makeEvent(agent, 'decision_made', { symbol: 'SOL', action: 'sell', confidence: 0.4, rationale: `after the snapshot ${i}` },
+    { producerSeq: last.producerSeq + 10 + i, occurredAt: last.occurredAt + 10_000 + i }));
+  await publishEvents(stack.js, stack.names, later);
+  await stack.caughtUp();
+  await assertHotEqualsWarm([agent]);
+  for (const [k, v] of snapshot) if (v) await stack.redis.restore(k, 0, v, 'REPLACE');
+  assert.ok((await hot.read(agent, KEEP))!.decisions.every((d) => !d.rationale.startsWith('after the snapshot')), 'the fault hit: the copy is stale and says complete');
+  // The next batch of that partition notices Redis holds less than was written to it.
+  const next = makeEvent(agent, 'agent_state_changed', { status: 'active' }, { producerSeq: last.producerSeq + 100, occurredAt: last.occurredAt + 20_000 });
+  await publishEvents(stack.js, stack.names, [next]);
+  await stack.caughtUp();
+  await waitFor('the stale copy to be rebuilt', async () => (await hot.read(agent, KEEP))?.decisions.some((d) => d.rationale.startsWith('after the snapshot')), 10_000);
+  // The partition's other copies were marked incomplete too, and rebuilt in the background.
+  const all = session.map((evs) => evs[0]!.agentId);
+  await waitFor('every copy to be complete again', async () => (await Promise.all(all.map((a) => hot.read(a, KEEP)))).every(Boolean), 10_000);
+  await assertHotEqualsWarm(all);
 });

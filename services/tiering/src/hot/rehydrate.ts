@@ -11,9 +11,19 @@ import { readAgentViews, type HotView } from '@farmbrain/store';
  * worker wrote meanwhile. Returns how many copies it rebuilt.
  */
 export async function rehydrate(pool: Pool, hot: HotView, o: { projection: string; partitions: number; owned: readonly number[]; log: Logger; chunk?: number }): Promise<number> {
-  const owned = new Set(o.owned);
-  const ids = (await pool.query<{ agent_id: string }>('SELECT agent_id FROM agents ORDER BY agent_id')).rows
-    .map((r) => r.agent_id).filter((a) => owned.has(partitionOf(a, o.partitions)));
+  const ids = await agentsOf(pool, o.partitions, o.owned);
+  // A partition whose mark is behind its checkpoint: Redis came back from an older snapshot (or a lagging
+  // replica), so its copies may say complete and still lack changes. Mark them incomplete first: the rebuild
+  // below then includes them (and the partition worker rebuilds any it touches meanwhile).
+  const cps = await pool.query<{ partition: number; last_seq: number }>('SELECT partition, last_seq FROM projection_checkpoints WHERE projection = $1', [o.projection]);
+  const cpOf = new Map(cps.rows.map((r) => [r.partition, r.last_seq]));
+  const behind: number[] = [];
+  for (const p of o.owned) if ((await hot.through(p)) < (cpOf.get(p) ?? 0)) behind.push(p);
+  if (behind.length > 0) {
+    const stale = ids.filter((a) => behind.includes(partitionOf(a, o.partitions)));
+    await hot.invalidate(stale);
+    o.log.warn({ partitions: behind, agents: stale.length }, 'Redis holds less than was written (restored from an older snapshot?); rebuilding those partitions\' hot copies');
+  }
   let rebuilt = 0;
   const size = o.chunk ?? 200;
   for (let i = 0; i < ids.length; i += size) {
@@ -42,6 +52,14 @@ export async function rehydrate(pool: Pool, hot: HotView, o: { projection: strin
       c.release();
     }
   }
+  for (const p of behind) await hot.markThrough(p, cpOf.get(p) ?? 0);
   if (rebuilt > 0) o.log.info({ rebuilt }, 'hot copies rebuilt from Postgres (they were missing or incomplete: Redis lost them, or an older layout)');
   return rebuilt;
+}
+
+/** The agents of these partitions (known to Postgres). */
+export async function agentsOf(pool: Pool, partitions: number, owned: readonly number[]): Promise<string[]> {
+  const set = new Set(owned);
+  return (await pool.query<{ agent_id: string }>('SELECT agent_id FROM agents ORDER BY agent_id')).rows
+    .map((r) => r.agent_id).filter((a) => set.has(partitionOf(a, partitions)));
 }
