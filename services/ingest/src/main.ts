@@ -37,7 +37,10 @@ async function main(): Promise<void> {
   for (let p = 0; p < n.partitions; p++) {
     const durable = n.durable('ingest', p);
     await retryUntil(`consumer ${durable}`, () => provisionDurable(jsm, { stream: n.ingressStream, durable, filterSubject: n.ingressFilter(p) }), { log });
-    const w = new PartitionWorker({ js, stream: n.ingressStream, durable, batchSize: cfg.batchSize, log, handle });
+    const spec = { stream: n.ingressStream, durable, filterSubject: n.ingressFilter(p) };
+    // Deliveries lost on the way: the durable starts over after the last applied message.
+    const reset = (after: number) => provisionDurable(jsm, spec, after);
+    const w = new PartitionWorker({ js, stream: n.ingressStream, durable, batchSize: cfg.batchSize, log, handle, reset });
     await retryUntil(`partition ${p}`, () => w.start(), { log });
     workers.push(w);
   }

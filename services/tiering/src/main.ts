@@ -83,7 +83,10 @@ async function main(): Promise<void> {
     // messages Postgres has but Redis may not are redelivered and re-applied to Redis only.
     await retryUntil(`consumer ${durable}`, () => provisionDurable(jsm, { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) }, checkpoints.get(p) ?? 0), { log });
     const handle = createTieringHandler({ pool, hot, log, projection: cfg.projection, embedder, limits: cfg.limits, partitions: n.partitions, onHotLost: () => sweep() }, p, stats);
-    const w = new PartitionWorker({ js, stream: n.eventsStream, durable, batchSize: cfg.batchSize, log, handle });
+    const spec = { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) };
+    // Deliveries lost on the way: the durable starts over after the last applied message.
+    const reset = (after: number) => provisionDurable(jsm, spec, after);
+    const w = new PartitionWorker({ js, stream: n.eventsStream, durable, batchSize: cfg.batchSize, log, handle, reset });
     await retryUntil(`partition ${p}`, () => w.start(), { log });
     workers.push(w);
   }
