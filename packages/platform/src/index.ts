@@ -22,7 +22,7 @@ export type { PoolOptions } from './postgres.js';
 export type { Pool, PoolClient } from './postgres.js';
 export { migrate } from './migrate.js';
 export { onShutdown, exitOnStartError } from './shutdown.js';
-export { hashEmbedder, openAiEmbedder, loadEmbedConfig, createEmbedder, normalize, toBytes, fromBytes } from './embed/index.js';
+export { hashEmbedder, openAiEmbedder, loadEmbedConfig, createEmbedder, normalize, toBytes, fromBytes, EmbeddingsRefusedError } from './embed/index.js';
 export type { Embedder, EmbedConfig, OpenAiEmbedderOptions } from './embed/index.js';
 export { DependencyUnavailableError, isConnectionFailure, sqlstateOf, failureKind } from './failures.js';
 export type { Dependency } from './failures.js';

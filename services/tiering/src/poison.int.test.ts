@@ -1,4 +1,9 @@
 import { after, before, test } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { JsMsg } from '@nats-io/jetstream';
+import { createLogger, openAiEmbedder } from '@farmbrain/platform';
+import { createTieringHandler, newTieringStats } from './projector.js';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
@@ -468,4 +473,39 @@ test('poison - an event the projection refuses (dead-lettered as UNKNOWN_MEMORY,
     const agents = await rig.pool.query<{ agent_id: string; last_event_at: Date }>('SELECT agent_id, last_event_at FROM agents ORDER BY agent_id');
     assert.deepEqual(agents.rows.map((r) => [r.agent_id, r.last_event_at.getTime()]), [['ok-1', T0]], 'only applied events make or move an agent');
   });
+});
+
+test('poison - a memory text the embeddings endpoint refuses (HTTP 400) is stored without a vector; the rest of the batch is embedded and the partition goes on', async () => {
+  // A real OpenAI-compatible endpoint on localhost that refuses any request holding a text over its limit.
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const input = (JSON.parse(body) as { input: string[] }).input;
+      if (input.some((t) => t.includes('TOO LONG'))) {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"maximum context length exceeded"}}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ data: input.map((t, index) => ({ index, embedding: [1, t.length % 7, 3] })) }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    await withRigs(1, async (rig) => {
+      const embedder = openAiEmbedder({ url: `http://127.0.0.1:${port}/v1`, model: 'test-model' });
+      const handle = createTieringHandler({ pool: rig.pool, hot: rig.hot, log: createLogger('poison-embed', 'silent'), projection: 'tiering.v1', embedder, partitions: PARTITION + 1 }, PARTITION, newTieringStats());
+      const ok = ev('emb-1', 'memory_stored', { memoryId: 'm-ok', kind: 'fact', text: 'short enough' }, 1);
+      const long = ev('emb-1', 'memory_stored', { memoryId: 'm-long', kind: 'fact', text: 'TOO LONG for the model' }, 2);
+      const after = decision('emb-1', 3);
+      const [batch] = canonicalMessages(rig.ns, PARTITION, [[{ agentId: 'emb-1', events: [ok, long, after] }]]);
+      await handle(batch as unknown as JsMsg[]);
+      const rows = await rig.pool.query<{ memory_id: string; dims: number; model: string }>('SELECT memory_id, embedding_dims AS dims, embedding_model AS model FROM memories ORDER BY memory_id');
+      assert.deepEqual(rows.rows, [{ memory_id: 'm-long', dims: 0, model: '' }, { memory_id: 'm-ok', dims: 3, model: 'openai-compat/test-model' }]);
+      assert.ok(await rig.hasRow(after), 'the rest of the batch applied');
+    });
+  } finally {
+    server.close();
+  }
 });

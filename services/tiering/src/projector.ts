@@ -1,6 +1,6 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { defaultEventLimits, encodeEvent, type EventLimits } from '@farmbrain/contracts';
-import { failureKind, inTransaction, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
+import { EmbeddingsRefusedError, failureKind, inTransaction, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
 import { readAgentViews, type HotView } from '@farmbrain/store';
 import { readHotChanges } from './hot/hotChanges.js';
 import { agentsOf } from './hot/rehydrate.js';
@@ -73,7 +73,7 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
     // failing endpoint fails the batch, which is retried in place (nothing skipped).
     if (applied === undefined) applied = (await readCheckpoints(pool, projection)).get(partition) ?? 0;
     const floor = applied;
-    const embeddings = await embedBatch(embedder, events.filter((e) => e.streamSeq > floor));
+    const embeddings = await embedBatch(embedder, events.filter((e) => e.streamSeq > floor), log);
     // The fast path applies the batch in one go; a deterministic failure aborts that
     // transaction, and the batch runs again event by event to isolate the poison.
     const once = (isolate: boolean) => inTransaction(pool, async (c) => {
@@ -157,12 +157,34 @@ function safeEncode(e: SeqEvent): Uint8Array {
   }
 }
 
-async function embedBatch(embedder: Embedder, events: readonly SeqEvent[]): Promise<ComputedEmbeddings> {
+/**
+ * The batch's embeddings, in one call. When the endpoint refuses the request as
+ * such (400/413/422: a text it will not take, such as one beyond its token
+ * limit), the texts go one by one, and a memory whose text is refused is stored
+ * without a vector (still found by its words), with a warning: one text never
+ * stalls the partition. When it refuses every text alone, the trouble is the
+ * endpoint's settings, not the data: the batch fails and is retried in place.
+ */
+async function embedBatch(embedder: Embedder, events: readonly SeqEvent[], log: Logger): Promise<ComputedEmbeddings> {
   const todo = textsToEmbed(events);
   const byEvent = new Map<string, Float32Array>();
-  if (todo.length > 0) {
+  if (todo.length === 0) return { model: embedder.model, byEvent };
+  try {
     const vecs = await embedder.embed(todo.map((t) => t.text));
     todo.forEach((t, i) => byEvent.set(t.eventId, vecs[i]!));
+  } catch (err) {
+    if (!(err instanceof EmbeddingsRefusedError)) throw err;
+    const refused: string[] = [];
+    for (const t of todo) {
+      try {
+        byEvent.set(t.eventId, (await embedder.embed([t.text]))[0]!);
+      } catch (e) {
+        if (!(e instanceof EmbeddingsRefusedError)) throw e;
+        refused.push(t.eventId);
+      }
+    }
+    if (refused.length === todo.length) throw err;
+    log.warn({ refused, reason: err.message.slice(0, 300) }, 'the embeddings endpoint refused some memory texts; those memories are stored without a vector (found by text only)');
   }
   return { model: embedder.model, byEvent };
 }

@@ -62,3 +62,11 @@ export function fromBytes(b: Uint8Array): Float32Array {
 export function embeddingsUnavailable(message: string, cause?: unknown): FarmbrainError {
   return new FarmbrainError('EMBEDDINGS_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
 }
+
+/** The endpoint refused the request as such (HTTP 400, 413, 422): it may be one text it will not take (too long, say). */
+export class EmbeddingsRefusedError extends FarmbrainError {
+  constructor(readonly status: number, message: string) {
+    super('EMBEDDINGS_UNAVAILABLE', message);
+    this.name = 'EmbeddingsRefusedError';
+  }
+}

@@ -4,7 +4,7 @@ import type { Embedder } from './embedder.js';
 import { hashEmbedder } from './hashEmbedder.js';
 import { embeddingsEndpoint, openAiEmbedder } from './openaiEmbedder.js';
 
-export { normalize, toBytes, fromBytes } from './embedder.js';
+export { normalize, toBytes, fromBytes, EmbeddingsRefusedError } from './embedder.js';
 export type { Embedder } from './embedder.js';
 export { hashEmbedder } from './hashEmbedder.js';
 export { openAiEmbedder } from './openaiEmbedder.js';

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { embeddingsUnavailable, fromBytes, normalizeInPlace, type Embedder } from './embedder.js';
+import { EmbeddingsRefusedError, embeddingsUnavailable, fromBytes, normalizeInPlace, type Embedder } from './embedder.js';
 
 export interface OpenAiEmbedderOptions {
   /** API base ('https://api.openai.com/v1'), a bare origin ('http://127.0.0.1:8000', /v1 is added) or the full '.../embeddings' URL. */
@@ -119,7 +119,9 @@ class OpenAiEmbedder implements Embedder {
         await sleep(retryAfterMs(res.headers.get('retry-after')) ?? backoff(attempt));
         continue;
       }
-      throw embeddingsUnavailable(`embeddings endpoint ${this.#where} answered HTTP ${res.status}${tries}: ${excerpt(text)}. ${this.#hint(res.status)}`);
+      const message = `embeddings endpoint ${this.#where} answered HTTP ${res.status}${tries}: ${excerpt(text)}. ${this.#hint(res.status)}`;
+      if (res.status === 400 || res.status === 413 || res.status === 422) throw new EmbeddingsRefusedError(res.status, message);
+      throw embeddingsUnavailable(message);
     }
   }
 
