@@ -228,6 +228,11 @@ export class HotView {
     for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
   }
 
+  /** True while the Redis connection is up (a write can reach Redis). */
+  get connected(): boolean {
+    return this.#redis.status === 'ready';
+  }
+
   /** Marks these agents' copies incomplete: readers go to Postgres until tiering rebuilds them. */
   async invalidate(agentIds: readonly string[]): Promise<void> {
     if (agentIds.length === 0) return;

@@ -554,11 +554,16 @@ test('faults - Redis restarted empty: while it is down reads come from Postgres,
   let pingFailed = false;
   let keysAfterStart = -1;
   let stoppedAt = 0;
+  const decisionsNow = async () => (await (await pool()).query<{ n: number }>('SELECT count(*)::int AS n FROM decisions')).rows[0]!.n;
+  let appliedWhileDown = 0;
   try {
     await redis.stop();
     stoppedAt = Date.now();
     pingFailed = !(await redis.ping());
+    await new Promise((r) => setTimeout(r, 1000)); // tiering notices Redis is down
+    const before = await decisionsNow();
     await observeUntil(o, stoppedAt + REDIS_DOWN_MS);
+    appliedWhileDown = (await decisionsNow()) - before;
   } finally {
     await redis.start();
   }
@@ -583,6 +588,9 @@ test('faults - Redis restarted empty: while it is down reads come from Postgres,
   await t.test('GET /v1/agents/:id/decisions answers 200 while Redis is down', () => {
     const wrong = o.list.filter((a) => a.status !== 200);
     assert.equal(wrong.length, 0, `of ${o.list.length}: ${tally(o.list)}`);
+  });
+  await t.test('Postgres keeps being projected while Redis is down (the hot copies catch up after)', () => {
+    assert.ok(appliedWhileDown > 0, `decisions applied to Postgres while Redis was down: ${appliedWhileDown}`);
   });
   await checkReadyz(t, o.readyz, 'redis', stoppedAt);
   await checkOps(t, o, 'redis', ['tiering'], stoppedAt);

@@ -65,6 +65,8 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
    * precedes the first message delivered (the consumer resumes after what was acked, and acks follow Redis).
    */
   let hotThrough: number | undefined;
+  /** Batches committed while Redis was down: their hot writes were skipped, so the partition's copies are behind. */
+  let hotBehind = false;
   return async (msgs: readonly JsMsg[]): Promise<void> => {
     const batch = decodeCanonical(msgs, partition, limits);
     const events = firstOfEach(batch.events);
@@ -114,7 +116,7 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
     // reads is what this batch left (the queries run in parallel on the pool).
     try {
       hotThrough ??= msgs[0]!.seq - 1;
-      if ((await hot.through(partition)) < hotThrough) {
+      if (hotBehind || (await hot.through(partition)) < hotThrough) {
         // Redis lost writes (restored from an older snapshot, a lagging replica): every copy of the partition
         // may lack changes while saying complete. Mark them incomplete; this batch's agents are rebuilt below,
         // the rest by the background rebuild.
@@ -122,6 +124,7 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
         await hot.invalidate(all);
         log.warn({ partition, agents: all.length, expected: hotThrough }, 'Redis holds less than was written to it; hot copies of the partition marked incomplete and rebuilt from Postgres');
         onHotLost?.();
+        hotBehind = false;
       }
       const changes = await readHotChanges(pool, events, batch.lastSeq, hot.keep);
       const cold = await hot.apply(changes, { partition, seq: batch.lastSeq });
@@ -131,9 +134,19 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
       }
       hotThrough = batch.lastSeq;
     } catch (err) {
+      if (failureKind(err) === 'transient') {
+        // Redis is down: Postgres goes on (reads fall back to it), and the partition's copies, now behind,
+        // are marked incomplete and rebuilt once Redis is back (its mark stays behind the checkpoint).
+        // A Redis that is up but slow is retried in place instead: a copy must never silently miss a batch.
+        if (hot.connected) throw err;
+        if (!hotBehind) log.warn({ partition }, 'Redis is down: the partition goes on in Postgres; its hot copies are rebuilt when Redis is back');
+        hotBehind = true;
+        stats.batches += 1;
+        stats.events += batch.events.length;
+        return;
+      }
       // The warm store committed; a hot copy that cannot be written must not stall the partition either.
       // Marked incomplete, those agents are read from Postgres until their copy is rebuilt.
-      if (failureKind(err) === 'transient') throw err;
       const agents = [...new Set(events.map((e) => e.agentId))];
       await hot.invalidate(agents);
       log.error({ err, partition, agents: agents.slice(0, 10) }, 'hot copies could not be written; marked incomplete (read from Postgres)');
