@@ -76,7 +76,7 @@ test("dead letters - an update of another agent's memory is dead-lettered NOT_OW
   const other = new FarmbrainAgent({ agentId: 'dl-2', connection: stack.nc, namespace: stack.namespace, partitions: stack.names.partitions });
   const m = await agent.remember({ kind: 'fact', text: 'mine' });
   await stack.caughtUp(); // the agents may be on different partitions: the memory must exist before the other's update
-  await other.updateMemory({ memoryId: m.memoryId, text: 'stolen' });
+  const stolen = await other.updateMemory({ memoryId: m.memoryId, text: 'stolen' });
   await other.close();
   await stack.caughtUp();
   const [letter] = await deadLetters('agentId=dl-2&code=NOT_OWNER');
@@ -84,6 +84,10 @@ test("dead letters - an update of another agent's memory is dead-lettered NOT_OW
   assert.match(letter.reason, /belongs to agent 'dl-1'/);
   const mem = await stack.pool.query<{ version: number; text: string }>('SELECT version, text FROM memories WHERE memory_id = $1', [m.memoryId]);
   assert.deepEqual(mem.rows[0], { version: 1, text: 'mine' });
+  // A read on that write's token says it was not applied, and why.
+  const r = await stack.post<RecallResponse>('/v1/agents/dl-1/recall', { query: 'mine', consistency: stolen.consistencyToken });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.ok(r.body.warnings?.some((w) => w.includes('dead-lettered by the projection') && w.includes('NOT_OWNER')), JSON.stringify(r.body.warnings));
 });
 
 test('consistency - a token naming an ingress sequence the stream never reached is refused at once, not waited on', async () => {

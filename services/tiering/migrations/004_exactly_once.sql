@@ -23,6 +23,8 @@ CREATE TABLE projection_dead_letters (
   projection        text NOT NULL,
   partition         integer NOT NULL,
   stream_seq        bigint NOT NULL,
+  -- The ingress sequence of the write that carried it: a read on that write's consistency token says it was dead-lettered.
+  ingress_seq       bigint NOT NULL DEFAULT 0,
   event_id          uuid,
   agent_id          text NOT NULL,
   event_type        text NOT NULL DEFAULT '',
@@ -34,6 +36,7 @@ CREATE TABLE projection_dead_letters (
   replayed_at       timestamptz
 );
 CREATE INDEX projection_dead_letters_agent ON projection_dead_letters (agent_id, id);
+CREATE INDEX projection_dead_letters_write ON projection_dead_letters (partition, ingress_seq) WHERE ingress_seq > 0;
 -- One dead letter per event: a duplicate of a poison event adds none.
 CREATE UNIQUE INDEX projection_dead_letters_event ON projection_dead_letters (projection, event_id) WHERE event_id IS NOT NULL;
 CREATE INDEX projection_dead_letters_projection ON projection_dead_letters (projection, id);

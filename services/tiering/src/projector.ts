@@ -88,8 +88,8 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
       const { results: skipped, failed } = isolate ? await applyOneByOne(c, todo, apply) : { results: await applyAll(todo, apply), failed: [] };
       const letters: DeadLetter[] = [
         ...batch.unfit.filter((l) => l.streamSeq > checkpoint),
-        ...failed.map((f) => letterOf(f.event, partition, 'APPLY_FAILED', `${f.error.message}${f.sqlstate ? ` (SQLSTATE ${f.sqlstate})` : ''}`, f.sqlstate)),
-        ...skipped.map((s: Skip) => letterOf(s.event, partition, s.code, s.reason)),
+        ...failed.map((f) => letterOf(f.event, partition, batch.ingressOf, 'APPLY_FAILED', `${f.error.message}${f.sqlstate ? ` (SQLSTATE ${f.sqlstate})` : ''}`, f.sqlstate)),
+        ...skipped.map((s: Skip) => letterOf(s.event, partition, batch.ingressOf, s.code, s.reason)),
       ];
       await recordDeadLetters(c, projection, letters);
       await recordRejectedWrites(c, partition, batch.rejections.filter((r) => r.streamSeq > checkpoint));
@@ -156,8 +156,8 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
   };
 }
 
-const letterOf = (e: SeqEvent, partition: number, code: string, reason: string, sqlstate?: string): DeadLetter => ({
-  partition, streamSeq: e.streamSeq, eventId: e.eventId, agentId: e.agentId, eventType: e.type, code, reason,
+const letterOf = (e: SeqEvent, partition: number, ingressOf: ReadonlyMap<number, number>, code: string, reason: string, sqlstate?: string): DeadLetter => ({
+  partition, streamSeq: e.streamSeq, ingressSeq: ingressOf.get(e.streamSeq) ?? 0, eventId: e.eventId, agentId: e.agentId, eventType: e.type, code, reason,
   ...(sqlstate ? { sqlstate } : {}), body: safeEncode(e),
 });
 

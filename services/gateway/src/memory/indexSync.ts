@@ -193,16 +193,26 @@ export class IndexSync {
     if (adds.length > 0) this.index.upsert(adds);
   }
 
-  /** The writes among `marks` that ingest rejected, as sentences for a response's warnings. */
+  /** The writes among `marks` that ingest rejected, or the projection dead-lettered, as sentences for a response's warnings. */
   async #rejected(marks: Map<number, number>): Promise<string[]> {
-    const r = await this.pool.query<{ partition: number; ingress_seq: number; rejected: number; accepted: number; code: string; reason: string }>(
-      `SELECT partition, ingress_seq, rejected, accepted, code, reason FROM rejected_writes
-        WHERE (partition, ingress_seq) IN (SELECT * FROM unnest($1::int[], $2::bigint[]))`,
-      [[...marks.keys()], [...marks.values()]],
-    );
-    return r.rows.map((w) =>
-      `the write your consistency token names (partition ${w.partition}, ingress sequence ${w.ingress_seq}) was rejected by ingest: ` +
-      `${w.rejected} event(s) dead-lettered${w.accepted > 0 ? `, ${w.accepted} applied` : ''} (${w.code}: ${w.reason}); fix it and write again`);
+    const args = [[...marks.keys()], [...marks.values()]];
+    const [ingest, projection] = await Promise.all([
+      this.pool.query<{ partition: number; ingress_seq: number; rejected: number; accepted: number; code: string; reason: string }>(
+        `SELECT partition, ingress_seq, rejected, accepted, code, reason FROM rejected_writes
+          WHERE (partition, ingress_seq) IN (SELECT * FROM unnest($1::int[], $2::bigint[]))`, args),
+      this.pool.query<{ partition: number; ingress_seq: number; n: number; code: string; reason: string }>(
+        `SELECT partition, ingress_seq, count(*)::int AS n, min(code) AS code, min(reason) AS reason FROM projection_dead_letters
+          WHERE ingress_seq > 0 AND replayed_at IS NULL AND (partition, ingress_seq) IN (SELECT * FROM unnest($1::int[], $2::bigint[]))
+          GROUP BY partition, ingress_seq`, args),
+    ]);
+    return [
+      ...ingest.rows.map((w) =>
+        `the write your consistency token names (partition ${w.partition}, ingress sequence ${w.ingress_seq}) was rejected by ingest: ` +
+        `${w.rejected} event(s) dead-lettered${w.accepted > 0 ? `, ${w.accepted} applied` : ''} (${w.code}: ${w.reason}); fix it and write again`),
+      ...projection.rows.map((w) =>
+        `the write your consistency token names (partition ${w.partition}, ingress sequence ${w.ingress_seq}) was not applied: ` +
+        `${w.n} event(s) dead-lettered by the projection (${w.code}: ${w.reason}); see GET /v1/dead-letters`),
+    ];
   }
 
   /** Whether the index reflects partition p up to canonical sequence seq. */

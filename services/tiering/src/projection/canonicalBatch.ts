@@ -25,6 +25,8 @@ export interface CanonicalBatch {
   rejections: RejectedWrite[];
   /** Messages that replay a projection dead letter: the dead letter's id, by stream sequence. */
   replays: { streamSeq: number; deadLetterId: number; eventIds: string[] }[];
+  /** The ingress sequence of each message (by stream sequence), when ingest stamped one. */
+  ingressOf: Map<number, number>;
   lastSeq: number;
   /** The highest ingress sequence the batch covers: what read-your-writes tokens wait for. */
   ingressSeq: number;
@@ -47,13 +49,14 @@ const COUNT_MAX = 2 ** 31 - 1;
  */
 export function decodeCanonical(msgs: readonly Pick<JsMsg, 'seq' | 'data' | 'subject' | 'headers'>[], partition: number, limits: EventLimits): CanonicalBatch {
   const anyTime: EventLimits = { ...limits, maxFutureSkewMs: Number.POSITIVE_INFINITY, maxPastSkewMs: Number.POSITIVE_INFINITY };
-  const out: CanonicalBatch = { events: [], unfit: [], rejections: [], replays: [], lastSeq: msgs[msgs.length - 1]?.seq ?? 0, ingressSeq: 0 };
+  const out: CanonicalBatch = { events: [], unfit: [], rejections: [], replays: [], ingressOf: new Map(), lastSeq: msgs[msgs.length - 1]?.seq ?? 0, ingressSeq: 0 };
   for (const m of msgs) {
     const agentId = agentOfSubject(m.subject);
     const ingressSeq = headerInt(m.headers?.get(HEADERS.ingressSeq));
     out.ingressSeq = Math.max(out.ingressSeq, ingressSeq);
+    if (ingressSeq > 0) out.ingressOf.set(m.seq, ingressSeq);
     const dead = (body: Uint8Array, reason: string, eventId?: string) =>
-      out.unfit.push({ partition, streamSeq: m.seq, agentId, eventType: '', code: 'DECODE_ERROR', reason, body, ...(eventId ? { eventId } : {}) });
+      out.unfit.push({ partition, streamSeq: m.seq, ingressSeq, agentId, eventType: '', code: 'DECODE_ERROR', reason, body, ...(eventId ? { eventId } : {}) });
     let accepted = 0;
     try {
       for (const entry of decodeBatch(m.data)) {
@@ -61,7 +64,7 @@ export function decodeCanonical(msgs: readonly Pick<JsMsg, 'seq' | 'data' | 'sub
         const issues = e ? validateEvent(e, { limits: anyTime, now: e.occurredAt, subjectAgentId: agentId }) : [];
         if (e && issues.length > 0) {
           out.unfit.push({
-            partition, streamSeq: m.seq, agentId, eventType: e.type, code: 'INVALID_EVENT', body: encodeRawEvent(entry.raw),
+            partition, streamSeq: m.seq, ingressSeq, agentId, eventType: e.type, code: 'INVALID_EVENT', body: encodeRawEvent(entry.raw),
             reason: describeIssues(issues), ...(validUuid(e.eventId) ? { eventId: e.eventId.toLowerCase() } : {}),
           });
         } else if (e) {
