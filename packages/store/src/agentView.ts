@@ -122,8 +122,3 @@ export async function readAgentViews(db: Queryable, agentIds: readonly string[],
     memories: memories.get(a) ?? [],
   }]));
 }
-
-/** The same view cut to fewer items (a hot copy keeps more than a reader shows). */
-export const limitView = (v: AgentView, limits: ViewLimits): AgentView => ({
-  ...v, decisions: v.decisions.slice(0, limits.decisions), memories: v.memories.slice(0, limits.memories),
-});

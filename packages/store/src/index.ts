@@ -18,7 +18,6 @@ export {
   readRecentMemories,
   readRecentDecisions,
   readAgentViews,
-  limitView,
 } from './agentView.js';
 export type { AgentView, ViewLimits, Queryable } from './agentView.js';
 export { HotView, hotKeys } from './hotView.js';
