@@ -486,6 +486,8 @@ class DemoAgent extends FleetMember {
     if (!this.gateway) return;
     const page = await this.read('list open positions', async () => {
       const res = await fetch(`${this.gateway}/v1/agents/${this.id}/positions?status=open&limit=50`, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
+      // An agent new to this namespace is unknown until its first event is applied: it has nothing left open.
+      if (res.status === 404 && (await res.json().catch(() => ({})))?.error?.code === 'UNKNOWN_AGENT') return { items: [] };
       if (!res.ok) throw Object.assign(new Error(`GET positions answered ${res.status}`), { code: 'GATEWAY_ERROR' });
       return res.json();
     });

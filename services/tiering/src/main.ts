@@ -70,12 +70,21 @@ async function main(): Promise<void> {
         }
       });
   };
-  redis.on('ready', sweep);
+  // The first `ready` is the start-up connection (checked below); later ones are reconnections.
+  let connectedBefore = redis.status === 'ready';
+  redis.on('ready', () => {
+    if (connectedBefore) sweep();
+    connectedBefore = true;
+  });
   // Before the partitions run (so none is caught between its commit and its Redis write), bring back what Redis
   // lost while tiering was away; if Redis is not there yet, its `ready` will.
   await rehydrate(pool, hot, { projection: cfg.projection, partitions: n.partitions, owned: Array.from({ length: n.partitions }, (_, p) => p), log })
     .then((k) => void (stats.hydrated += k))
-    .catch((err: unknown) => log.warn({ err: (err as Error)?.message ?? String(err) }, 'hot copies not checked at start (Redis or Postgres not there yet); checked when Redis is ready'));
+    .catch((err: unknown) => {
+      log.warn({ err: (err as Error)?.message ?? String(err) }, 'hot copies not checked at start (Redis not there yet); checked once it is');
+      // The check runs (retrying) in the background; the partitions' own writes wait for Redis anyway.
+      sweep();
+    });
   const workers: PartitionWorker[] = [];
   for (let p = 0; p < n.partitions; p++) {
     const durable = n.durable('tiering', p);

@@ -61,8 +61,8 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
   /** This partition's checkpoint as last committed here (read once, then tracked). */
   let applied: number | undefined;
   /**
-   * How far Redis must hold this partition's copies: what this worker last applied there, or, at start, what
-   * precedes the first message delivered (the consumer resumes after what was acked, and acks follow Redis).
+   * How far Redis must hold this partition's copies: what this worker last wrote there (unknown before its
+   * first write: at start, tiering checks Redis against the checkpoints before the partitions run).
    */
   let hotThrough: number | undefined;
   /** Batches committed while Redis was down: their hot writes were skipped, so the partition's copies are behind. */
@@ -115,14 +115,13 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
     // Read back after the commit: only this partition's worker writes these agents' views, so what it
     // reads is what this batch left (the queries run in parallel on the pool).
     try {
-      hotThrough ??= msgs[0]!.seq - 1;
-      if (hotBehind || (await hot.through(partition)) < hotThrough) {
+      if (hotBehind || (hotThrough !== undefined && (await hot.through(partition)) < hotThrough)) {
         // Redis lost writes (restored from an older snapshot, a lagging replica): every copy of the partition
         // may lack changes while saying complete. Mark them incomplete; this batch's agents are rebuilt below,
         // the rest by the background rebuild.
         const all = await agentsOf(pool, partitions, [partition]);
         await hot.invalidate(all);
-        log.warn({ partition, agents: all.length, expected: hotThrough }, 'Redis holds less than was written to it; hot copies of the partition marked incomplete and rebuilt from Postgres');
+        log.warn({ partition, agents: all.length, expected: hotThrough, redisWasDown: hotBehind }, 'Redis holds less than was written to it; hot copies of the partition marked incomplete and rebuilt from Postgres');
         onHotLost?.();
         hotBehind = false;
       }

@@ -22,7 +22,7 @@ export async function rehydrate(pool: Pool, hot: HotView, o: { projection: strin
   if (behind.length > 0) {
     const stale = ids.filter((a) => behind.includes(partitionOf(a, o.partitions)));
     await hot.invalidate(stale);
-    o.log.warn({ partitions: behind, agents: stale.length }, 'Redis holds less than was written (restored from an older snapshot?); rebuilding those partitions\' hot copies');
+    o.log.warn({ partitions: behind, agents: stale.length }, 'Redis is behind the checkpoint of these partitions (it lost writes, or a batch is between its commit and Redis); rebuilding their hot copies');
   }
   let rebuilt = 0;
   const size = o.chunk ?? 200;
