@@ -176,23 +176,23 @@ export class HotView {
    * (the log position the partition's copies now reflect), in one atomic
    * transaction: a Redis snapshot holds all of a batch or none of it, so a mark
    * read back after a restart says truly how far the copies go. Returns the
-   * agents whose copy is not complete (to hydrate).
+   * agents whose copy is not complete (to hydrate), and the mark as it was
+   * before (below what was last written means Redis lost writes), read in the
+   * same round trip.
    */
-  async apply(changes: readonly HotChange[], through?: { partition: number; seq: number }): Promise<string[]> {
-    if (changes.length === 0 && !through) return [];
-    const tx = this.#redis.multi() as unknown as Pipe;
+  async apply(changes: readonly HotChange[], through?: { partition: number; seq: number }): Promise<{ cold: string[]; markBefore: number }> {
+    if (changes.length === 0 && !through) return { cold: [], markBefore: 0 };
+    const tx = this.#redis.multi() as unknown as Pipe & { get(key: string): unknown };
+    if (through) tx.get(this.#markKey(through.partition));
     for (const c of changes) {
       tx.fbHotApply(...hotKeys(this.prefix, c.agentId), encodeChange(c), c.asOf, this.keep.decisions, this.keep.memories);
     }
     if (through) tx.fbHotMark(this.#markKey(through.partition), through.seq);
     const res = (await tx.exec()) ?? [];
-    const cold: string[] = [];
-    res.slice(0, changes.length).forEach(([err, v], i) => {
-      if (err) throw err;
-      if (Number(v) === 0) cold.push(changes[i]!.agentId);
-    });
-    for (const [err] of res.slice(changes.length)) if (err) throw err;
-    return cold;
+    for (const [err] of res) if (err) throw err;
+    const first = through ? 1 : 0;
+    const cold = changes.filter((_, i) => Number(res[first + i]?.[1]) === 0).map((c) => c.agentId);
+    return { cold, markBefore: through ? Number(res[0]?.[1] ?? 0) || 0 : 0 };
   }
 
   #markKey(partition: number): string {
@@ -201,9 +201,7 @@ export class HotView {
 
   /**
    * How far (canonical sequence) the partition's copies reflect the log, as
-   * Redis holds it. Lower than what was written means Redis lost writes (it
-   * restarted from an older snapshot, or failed over to a lagging replica):
-   * copies there may say complete and still lack changes.
+   * Redis holds it (checked against the checkpoint when Redis comes back).
    */
   async through(partition: number): Promise<number> {
     return Number((await this.#redis.get(this.#markKey(partition))) ?? 0) || 0;

@@ -115,21 +115,23 @@ export function createTieringHandler({ pool, hot, log, projection, embedder, lim
     // Read back after the commit: only this partition's worker writes these agents' views, so what it
     // reads is what this batch left (the queries run in parallel on the pool).
     try {
-      if (hotBehind || (hotThrough !== undefined && (await hot.through(partition)) < hotThrough)) {
-        // Redis lost writes (restored from an older snapshot, a lagging replica): every copy of the partition
-        // may lack changes while saying complete. Mark them incomplete; this batch's agents are rebuilt below,
-        // the rest by the background rebuild.
+      const changes = await readHotChanges(pool, events, batch.lastSeq, hot.keep);
+      const { cold, markBefore } = await hot.apply(changes, { partition, seq: batch.lastSeq });
+      let rebuild = cold;
+      if (hotBehind || (hotThrough !== undefined && markBefore < hotThrough)) {
+        // Redis lost writes (it was down, came back from an older snapshot, or a lagging replica took over):
+        // every copy of the partition may lack changes while saying complete. Mark them incomplete; this
+        // batch's agents are rebuilt now, the rest by the background rebuild.
         const all = await agentsOf(pool, partitions, [partition]);
         await hot.invalidate(all);
         log.warn({ partition, agents: all.length, expected: hotThrough, redisWasDown: hotBehind }, 'Redis holds less than was written to it; hot copies of the partition marked incomplete and rebuilt from Postgres');
         onHotLost?.();
         hotBehind = false;
+        rebuild = changes.map((c) => c.agentId);
       }
-      const changes = await readHotChanges(pool, events, batch.lastSeq, hot.keep);
-      const cold = await hot.apply(changes, { partition, seq: batch.lastSeq });
-      if (cold.length > 0) {
-        await hot.hydrate(await readAgentViews(pool, cold, hot.keep), batch.lastSeq);
-        stats.hydrated += cold.length;
+      if (rebuild.length > 0) {
+        await hot.hydrate(await readAgentViews(pool, rebuild, hot.keep), batch.lastSeq);
+        stats.hydrated += rebuild.length;
       }
       hotThrough = batch.lastSeq;
     } catch (err) {
