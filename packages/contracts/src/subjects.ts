@@ -17,6 +17,13 @@ export interface Names {
   deadLetterStream: string;
   ingressSubject(agentId: string): string;
   eventsSubject(agentId: string): string;
+  /**
+   * The canonical subject of an ingress message's subject: same partition token,
+   * same agent token. For a valid message that is `eventsSubject(agentId)`; for one
+   * naming the wrong partition it keeps the ingress partition, where a consistency
+   * token of that write waits.
+   */
+  canonicalOf(ingressSubject: string): string;
   deadLetterSubject(agentId: string): string;
   ingressFilter(partition: number): string;
   /**
@@ -68,6 +75,10 @@ export function names(namespace: string, partitions: number): Names {
     deadLetterStream: `${up}_DLQ`,
     ingressSubject: (a) => `${namespace}.in.${p(a)}.${a}`,
     eventsSubject: (a) => `${namespace}.ev.${p(a)}.${a}`,
+    canonicalOf: (subject) => {
+      const t = subject.split('.');
+      return `${namespace}.ev.${t[t.length - 2]}.${t[t.length - 1]}`;
+    },
     deadLetterSubject: (a) => `${namespace}.dlq.${p(a)}.${a}`,
     ingressFilter,
     ingressSubjects: () => Array.from({ length: partitions }, (_, n) => ingressFilter(n)),

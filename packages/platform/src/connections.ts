@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { START_HINTS } from './errors.js';
+import { natsOptions } from './nats.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -10,14 +11,7 @@ import type { Logger } from './logger.js';
 export async function openNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
   const waiting = setTimeout(() => log.warn({ url }, `waiting for nats at ${url}. ${START_HINTS.nats}`), 2000);
   try {
-    return await connect({
-      servers: url,
-      name,
-      timeout: 2000,
-      waitOnFirstConnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-    });
+    return await connect({ ...natsOptions(url, name, 2000), waitOnFirstConnect: true });
   } finally {
     clearTimeout(waiting);
   }

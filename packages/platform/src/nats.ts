@@ -13,16 +13,19 @@ import { nanos } from '@nats-io/nats-core';
 import type { Names } from '@farmbrain/contracts';
 import { ServiceUnavailableError, START_HINTS } from './errors.js';
 
-/** Connects, failing fast with a ServiceUnavailableError (not a hang) when NATS is down. */
+/** How every farmbrain connection behaves once connected: it reconnects forever. */
+export const natsOptions = (url: string, name: string, timeoutMs: number) => ({
+  servers: url,
+  name,
+  timeout: timeoutMs,
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 500,
+});
+
+/** Connects, failing fast with a ServiceUnavailableError (not a hang) when NATS is down (tests, tools; services use openNats). */
 export async function connectNats(url: string, name: string, opts: { timeoutMs?: number } = {}): Promise<NatsConnection> {
   try {
-    return await connect({
-      servers: url,
-      name,
-      timeout: opts.timeoutMs ?? 3000,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-    });
+    return await connect(natsOptions(url, name, opts.timeoutMs ?? 3000));
   } catch (err) {
     throw new ServiceUnavailableError('nats', url, START_HINTS.nats, { cause: err });
   }

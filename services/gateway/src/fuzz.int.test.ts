@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { JsonSchema } from './http/validation.js';
 import fc from 'fast-check';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -20,23 +21,7 @@ const stack = new TestStack({ env: { FB_CONSISTENCY_TIMEOUT_MS: '300' } });
 const AGENT = 'fz-1';
 const fixture = { decisionId: '', checkpointId: '', memoryId: '', token: '' };
 
-interface Schema {
-  type?: string | string[];
-  enum?: unknown[];
-  minimum?: number;
-  maximum?: number;
-  minLength?: number;
-  maxLength?: number;
-  maxItems?: number;
-  minItems?: number;
-  pattern?: string;
-  format?: string;
-  properties?: Record<string, Schema>;
-  required?: string[];
-  items?: Schema;
-  anyOf?: Schema[];
-  nullable?: boolean;
-}
+type Schema = JsonSchema;
 interface Param { name: string; in: 'path' | 'query'; schema: Schema }
 interface Op { method: string; path: string; params: Param[]; body?: Schema }
 type Doc = { paths: Record<string, Record<string, { parameters?: Param[]; requestBody?: { content: Record<string, { schema: Schema }> } }>> };

@@ -47,18 +47,8 @@ const invalid = (m: string) => new FarmbrainError('INVALID_REQUEST', m);
  * and the projection itself forgets it had dead-lettered the event and applies it.
  */
 export class DeadLetterStore {
-  #jsm: Promise<JetStreamManager> | undefined;
-
+  /** `jsm` gives the gateway's one JetStream manager (made once by main). */
   constructor(private readonly d: { pool: Pool; jsm: () => Promise<JetStreamManager>; js: JetStreamClient; names: Names }) {}
-
-  /** One manager, made on first use (and again after a failure). */
-  #manager(): Promise<JetStreamManager> {
-    this.#jsm ??= this.d.jsm().catch((err: unknown) => {
-      this.#jsm = undefined;
-      throw err;
-    });
-    return this.#jsm;
-  }
 
   async list(q: DeadLetterQuery): Promise<DeadLetterPage> {
     const limit = q.limit ?? 50;
@@ -101,7 +91,7 @@ export class DeadLetterStore {
     }
     const n = this.d.names;
     const filter = q.agentId ? `${n.namespace}.dlq.*.${q.agentId}` : `${n.namespace}.dlq.>`;
-    const jsm = await this.#manager();
+    const jsm = await this.d.jsm();
     const items: DeadLetterItem[] = [];
     let seq = after + 1;
     let more = false;

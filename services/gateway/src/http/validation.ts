@@ -36,7 +36,8 @@ type Part = 'params' | 'querystring' | 'body' | 'headers';
 const LABEL: Record<Part, string> = { params: 'path parameter', querystring: 'query parameter', body: 'body field', headers: 'header' };
 const PARTS: readonly Part[] = ['params', 'querystring', 'body'];
 
-interface JsonSchema {
+/** The JSON Schema keywords the gateway's route schemas use (what this file and the route fuzzer read of them). */
+export interface JsonSchema {
   type?: string | string[];
   enum?: unknown[];
   minimum?: number;
@@ -51,6 +52,9 @@ interface JsonSchema {
   items?: JsonSchema;
   anyOf?: JsonSchema[];
   description?: string;
+  format?: string;
+  required?: string[];
+  nullable?: boolean;
 }
 
 const dataOf = (req: FastifyRequest, part: Part): unknown =>

@@ -56,7 +56,7 @@ function outputsOf(m: JsMsg, names: Names, t: Triage): Output[] {
       h.set(HEADERS.reasonCode, first.code);
       h.set(HEADERS.reason, headerValue(first.reason));
     }
-    out.push({ kind: 'canonical', subject: canonicalSubject(names, m.subject), body: t.valid?.body ?? new Uint8Array(), msgID: `in:${m.seq}`, headers: h, events: t.valid?.events.length ?? 0 });
+    out.push({ kind: 'canonical', subject: names.canonicalOf(m.subject), body: t.valid?.body ?? new Uint8Array(), msgID: `in:${m.seq}`, headers: h, events: t.valid?.events.length ?? 0 });
   }
   for (const r of t.rejected) {
     const h = natsHeaders();
@@ -68,17 +68,6 @@ function outputsOf(m: JsMsg, names: Names, t: Triage): Output[] {
     out.push({ kind: 'dlq', subject: names.deadLetterSubject(t.agentId), body: r.body, msgID: `dlq:${m.seq}:${r.index}`, headers: h, events: 0 });
   }
   return out;
-}
-
-/**
- * The canonical subject of an ingress message: same partition token, same
- * agent token. For a valid message that is `names.eventsSubject(agentId)`; for
- * one whose subject names the wrong partition it keeps the ingress partition,
- * where a consistency token of that write waits.
- */
-function canonicalSubject(names: Names, ingressSubject: string): string {
-  const t = ingressSubject.split('.');
-  return `${names.namespace}.ev.${t[t.length - 2]}.${t[t.length - 1]}`;
 }
 
 /**
