@@ -13,7 +13,7 @@ import {
   type ScopePolicy,
 } from '@farmbrain/contracts';
 import { normalize, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
-import { AgentDirectory } from '../read/agentDirectory.js';
+import type { AgentDirectory } from '../read/agentDirectory.js';
 import type { EventWriter } from '../write/eventsIn.js';
 import type { IndexSync } from './indexSync.js';
 import { similarDecisions } from './outcomes.js';
@@ -49,8 +49,8 @@ export interface MemoryServiceDeps {
   hotTtlSeconds: number;
   /** Most memories a text-only candidate search looks at before ranking. */
   textScanCap: number;
-  /** Which agents exist (reads of an unknown agent answer UNKNOWN_AGENT); one over `pool` when absent. */
-  agents?: AgentDirectory;
+  /** Which agents exist (reads of an unknown agent answer UNKNOWN_AGENT). */
+  agents: AgentDirectory;
 }
 
 /** Reciprocal-rank fusion constant (Cormack et al.): damps the head of each ranking. */
@@ -129,7 +129,7 @@ export class MemoryService implements MemoryApi {
   readonly #agents: AgentDirectory;
 
   constructor(private readonly d: MemoryServiceDeps) {
-    this.#agents = d.agents ?? new AgentDirectory(d.pool);
+    this.#agents = d.agents;
   }
 
   // ---- writes: events on the log, answered with a consistency token ----

@@ -1,6 +1,6 @@
 import type { Pool } from '@farmbrain/platform';
 import { agentSummary, checkpointOut, decisionOut, memoryOut, MEMORY_COLUMNS, positionOut, tradeOut, type AgentRow, type AgentSummary } from '@farmbrain/store';
-import { AgentDirectory } from './agentDirectory.js';
+import type { AgentDirectory } from './agentDirectory.js';
 import type { AgentState, AgentStateReader } from './agentState.js';
 import { decodeCursor, encodeCursor, parseTime } from './cursor.js';
 
@@ -42,8 +42,8 @@ export class ReadStore {
   constructor(
     private readonly pool: Pool,
     private readonly state: AgentStateReader,
-    /** Which agents exist; the app checks it before agentState too. */
-    readonly agents: AgentDirectory = new AgentDirectory(pool),
+    /** Which agents exist (one directory, shared with the memory API). */
+    readonly agents: AgentDirectory,
   ) {}
 
   async #page<T>(agentId: string, q: PageQuery, l: Listing, map: (row: Record<string, unknown>) => T): Promise<Page<T>> {
