@@ -21,7 +21,7 @@ import http from 'node:http';
 import { MEMORY_KINDS, partitionOf, readableOwnerKeys } from '../packages/contracts/dist/index.js';
 import { connectPostgres, hashEmbedder, migrate, quoteIdent, toBytes, COMMON_DEFAULTS } from '../packages/platform/dist/index.js';
 import { TestStack, freePort, uniqueNamespace } from '../packages/testing/dist/index.js';
-import { MIGRATIONS_DIR } from '../services/tiering/dist/migrations.js';
+import { MIGRATIONS_DIR } from '../packages/store/dist/index.js';
 import { memoryDocument } from '../services/tiering/dist/warm/warmStore.js';
 import { VectorIndex } from '../services/gateway/dist/memory/vectorIndex.js';
 import { IndexSync } from '../services/gateway/dist/memory/indexSync.js';

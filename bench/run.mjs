@@ -1,6 +1,8 @@
 // farmbrain benchmark: raw JetStream publish rate vs end-to-end rate (SDK → ingest →
 // tiering → committed in Postgres and Redis), measured in the same run, plus the
-// publish→queryable latency; then recall over a large memory store (bench/recall.mjs).
+// publish→queryable latency, the end-to-end rate again with 2 tiering instances, and
+// a blue/green rebuild of tiering from the log (the real CLI); then recall over a
+// large memory store (bench/recall.mjs).
 // Prints a table and writes bench/results/<time>.json.
 //
 //   npm run bench                                   (pipeline, then recall: 1,000,000 memories, 100 agents)
@@ -8,11 +10,13 @@
 //   npm run bench -- recall                         (recall only; node bench/run.mjs recall)
 //   npm run bench -- recall --memories 50000 --agents 10
 //   npm run bench -- pipeline                       (pipeline only)
+import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { encodeEvent } from '../packages/contracts/dist/index.js';
 import { FarmbrainAgent } from '../packages/sdk/dist/index.js';
-import { makeEvent, TestStack } from '../packages/testing/dist/index.js';
+import { Kvm } from '@nats-io/kv';
+import { makeEvent, TestStack, waitFor } from '../packages/testing/dist/index.js';
 import { recallArgs, runRecallBench } from './recall.mjs';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
@@ -42,8 +46,10 @@ async function rawPublishRate(stack) {
   return { events: EVENTS, seconds: secs, eventsPerSec: EVENTS / secs, bytesPerEvent: body.byteLength };
 }
 
-async function endToEnd(stack) {
-  const agents = Array.from({ length: AGENTS }, (_, a) => new FarmbrainAgent({ agentId: `bench-${a}`, connection: stack.nc, namespace: stack.namespace, partitions: stack.names.partitions }));
+async function endToEnd(stack, prefix = 'bench') {
+  const rows = async () => Number((await stack.pool.query('SELECT (SELECT count(*) FROM decisions) + (SELECT count(*) FROM trades) AS n')).rows[0].n);
+  const before = await rows();
+  const agents = Array.from({ length: AGENTS }, (_, a) => new FarmbrainAgent({ agentId: `${prefix}-${a}`, connection: stack.nc, namespace: stack.namespace, partitions: stack.names.partitions }));
   const per = Math.ceil(EVENTS / AGENTS);
   const t0 = performance.now();
   await Promise.all(agents.map(async (agent) => {
@@ -57,13 +63,29 @@ async function endToEnd(stack) {
   const published = (performance.now() - t0) / 1000;
   await stack.caughtUp(600_000);
   const secs = (performance.now() - t0) / 1000;
-  const r = await stack.pool.query('SELECT (SELECT count(*) FROM decisions) + (SELECT count(*) FROM trades) AS n');
-  const applied = Number(r.rows[0].n);
+  const applied = (await rows()) - before;
   if (applied !== per * AGENTS) throw new Error(`expected ${per * AGENTS} rows, found ${applied}`);
-  const hot = await stack.redis.zcard(`${stack.names.redisPrefix}agent:bench-0:decisions`);
+  const hot = await stack.redis.zcard(`${stack.names.redisPrefix}agent:${prefix}-0:decisions`);
   if (hot === 0) throw new Error('Redis hot state is empty');
   await Promise.all(agents.map((a) => a.close()));
   return { events: per * AGENTS, seconds: secs, publishSeconds: published, eventsPerSec: (per * AGENTS) / secs };
+}
+
+/** `farmbrain rebuild tiering --as tiering.v2` (the real CLI) over everything the runs above wrote: events applied per second. */
+async function rebuildRate(stack) {
+  const events = Number((await stack.pool.query('SELECT (SELECT count(*) FROM decisions) + (SELECT count(*) FROM trades) AS n')).rows[0].n);
+  const cli = new URL('../apps/cli/dist/main.js', import.meta.url).pathname;
+  const out = await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'rebuild', 'tiering', '--as', 'tiering.v2', '--json'], {
+      env: { ...process.env, FB_NAMESPACE: stack.namespace, FB_PARTITIONS: String(stack.names.partitions), NATS_URL: stack.natsUrl },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    child.stdout.on('data', (b) => (text += b));
+    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`farmbrain rebuild exited ${code}`))));
+  });
+  const r = JSON.parse(out.trim().split('\n').pop());
+  return { events, messages: r.messages, seconds: r.seconds, eventsPerSec: events / r.seconds, messagesPerSec: r.messagesPerSecond };
 }
 
 async function latency(stack) {
@@ -98,15 +120,27 @@ async function pipelineBench() {
     const raw = await rawPublishRate(stack);
     const e2e = await endToEnd(stack);
     const lat = await latency(stack);
+    // Scale-out: a second tiering instance joins (leases move half the partitions to it), same load again.
+    await stack.start('tiering', { LOG_LEVEL: 'info' }, { instance: 'tiering-2' });
+    await waitFor('the partitions to be shared by two tiering instances', async () => {
+      const kv = await new Kvm(stack.nc).open(stack.names.leaseBucket);
+      const owners = await Promise.all(Array.from({ length: stack.names.partitions }, async (_, p) => (await kv.get(`tiering_v1.p.${p}`))?.json().owner));
+      return owners.filter((o) => o === 'tiering-2').length === stack.names.partitions / 2 && owners.every(Boolean);
+    }, 60_000, 100);
+    const e2e2 = await endToEnd(stack, 'bench2');
+    const rebuild = await rebuildRate(stack);
     const ratio = e2e.eventsPerSec / raw.eventsPerSec;
     printTable([
       ['raw JetStream publish (1 event/msg, acked)', `${Math.round(raw.eventsPerSec).toLocaleString()} ev/s`, `${raw.seconds.toFixed(2)} s`],
       ['end-to-end SDK → Postgres + Redis', `${Math.round(e2e.eventsPerSec).toLocaleString()} ev/s`, `${e2e.seconds.toFixed(2)} s`],
       ['end-to-end / raw', `${(ratio * 100).toFixed(0)} %`, ''],
+      ['end-to-end, 2 tiering instances', `${Math.round(e2e2.eventsPerSec).toLocaleString()} ev/s`, `${e2e2.seconds.toFixed(2)} s`],
+      ['2 instances / 1 instance', `${((e2e2.eventsPerSec / e2e.eventsPerSec) * 100).toFixed(0)} %`, `${cpus().length} cores`],
+      ['rebuild tiering.v2 from the log (2 instances)', `${Math.round(rebuild.eventsPerSec).toLocaleString()} ev/s`, `${rebuild.events.toLocaleString()} events, ${rebuild.seconds.toFixed(2)} s`],
       ['publish → queryable p50', `${lat.p50Ms.toFixed(1)} ms`, `${lat.samples} samples`],
       ['publish → queryable p99', `${lat.p99Ms.toFixed(1)} ms`, ''],
     ]);
-    return { events: EVENTS, agents: AGENTS, raw, endToEnd: e2e, ratio, latency: lat };
+    return { events: EVENTS, agents: AGENTS, raw, endToEnd: e2e, ratio, latency: lat, endToEndTwoTiering: e2e2, scaleRatio: e2e2.eventsPerSec / e2e.eventsPerSec, rebuild };
   } finally {
     await stack.destroy();
   }

@@ -19,7 +19,7 @@ function find(dir, out = []) {
   return out;
 }
 
-const files = ['packages', 'services']
+const files = ['packages', 'services', 'apps']
   .flatMap((d) => readdirSync(join(root, d)).map((w) => join(root, d, w, 'dist')))
   .filter((d) => { try { return statSync(d).isDirectory(); } catch { return false; } })
   .flatMap((d) => find(d))

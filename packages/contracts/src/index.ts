@@ -53,6 +53,7 @@ export {
   fnv1a32,
   partitionOf,
   agentOfSubject,
+  consumerGroup,
   names,
   HEADERS,
 } from './subjects.js';

@@ -34,8 +34,13 @@ export interface Names {
    */
   ingressSubjects(): string[];
   eventsFilter(partition: number): string;
-  /** Durable consumer name of a service on a partition. */
-  durable(service: string, partition: number): string;
+  /** Durable consumer name of a consumer group (a service, or a projection version) on a partition. */
+  durable(group: string, partition: number): string;
+  /**
+   * NATS KV bucket of the partition leases and the instance heartbeats of every
+   * consumer group (its stream: `KV_<leaseBucket>`).
+   */
+  leaseBucket: string;
   /** Redis key prefix, ending with ':'. */
   redisPrefix: string;
   /** Postgres schema. */
@@ -55,6 +60,9 @@ export function fnv1a32(s: string): number {
 export const partitionOf = (agentId: string, partitions: number): number => fnv1a32(agentId) % partitions;
 
 /** The agent id a subject was published for (its last token). */
+/** A consumer group's name from a service or projection name (`tiering.v1` → `tiering_v1`): safe in consumer names and KV keys. */
+export const consumerGroup = (name: string): string => name.replace(/[^A-Za-z0-9_-]/g, '_');
+
 export const agentOfSubject = (subject: string): string => subject.slice(subject.lastIndexOf('.') + 1);
 
 export function names(namespace: string, partitions: number): Names {
@@ -83,7 +91,8 @@ export function names(namespace: string, partitions: number): Names {
     ingressFilter,
     ingressSubjects: () => Array.from({ length: partitions }, (_, n) => ingressFilter(n)),
     eventsFilter: (n) => `${namespace}.ev.${n}.*`,
-    durable: (service, n) => `${service}_p${n}`,
+    durable: (group, n) => `${group}_p${n}`,
+    leaseBucket: `${namespace}_leases`,
     redisPrefix: `${namespace}:`,
     pgSchema: namespace,
   };

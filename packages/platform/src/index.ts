@@ -31,7 +31,7 @@ export { retryUntil } from './retry.js';
 export type { RetryOptions } from './retry.js';
 export { HealthMonitor } from './health.js';
 export type { Probe, HealthOptions, Readiness } from './health.js';
-export { startOpsServer } from './opsServer.js';
+export { startOpsServer, opsUrl } from './opsServer.js';
 export type { OpsServerOptions } from './opsServer.js';
 export { startDependencyMonitor } from './probes.js';
 export type { DependencyMonitorOptions } from './probes.js';

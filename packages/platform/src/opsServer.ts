@@ -47,3 +47,9 @@ export async function startOpsServer(o: OpsServerOptions): Promise<Server | unde
   server.unref();
   return server;
 }
+
+/** Where a started ops endpoint answers (for status listings), or null when it did not start. */
+export function opsUrl(host: string, server: Server | undefined): string | null {
+  const a = server?.address();
+  return a && typeof a === 'object' ? `http://${host}:${(a as AddressInfo).port}` : null;
+}

@@ -16,6 +16,17 @@ import type { AgentSummary, DecisionItem, MemoryCore, PositionItem } from './row
  * - `p agent:a:memories` hash memoryId → JSON and `…:memories:recent` zset (score createdAt ms).
  * Equal scores order by member in byte order, as the Postgres reads do.
  */
+/** The gateway's cache of a recalled memory's content (exact version), under the same prefix. */
+export const memdocKey = (prefix: string, memoryId: string): string => `${prefix}memdoc:${memoryId}`;
+
+/**
+ * Every key of a version's hot state under `prefix`, as SCAN patterns (agents'
+ * copies, partition marks, the recalled-memory cache): what `farmbrain drop`
+ * deletes. A later version's prefix extends the first's (`fb:` and
+ * `fb:tiering_v2:`), so nothing is deleted by prefix alone.
+ */
+export const hotKeyPatterns = (prefix: string): string[] => [`${prefix}agent:*`, `${prefix}hot:*`, `${prefix}memdoc:*`];
+
 export const hotKeys = (prefix: string, agentId: string) => {
   const base = `${prefix}agent:${agentId}`;
   return [base, `${base}:decisions`, `${base}:decisions:docs`, `${base}:positions`, `${base}:memories`, `${base}:memories:recent`] as const;

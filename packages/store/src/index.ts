@@ -20,5 +20,6 @@ export {
   readAgentViews,
 } from './agentView.js';
 export type { AgentView, ViewLimits, Queryable } from './agentView.js';
-export { HotView, hotKeys } from './hotView.js';
+export { HotView, hotKeys, hotKeyPatterns, memdocKey } from './hotView.js';
 export type { HotChange } from './hotView.js';
+export { MIGRATIONS_DIR } from './migrations.js';

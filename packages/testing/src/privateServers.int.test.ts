@@ -6,7 +6,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connectNats, connectPostgres, connectRedis, migrate } from '@farmbrain/platform';
 import { PrivateNats, PrivatePostgres, PrivateRedis } from './privateServers.js';
 
-const MIGRATIONS = fileURLToPath(new URL('../../../services/tiering/migrations/', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../../../packages/store/migrations/', import.meta.url));
 
 const nats = await PrivateNats.create();
 const redis = await PrivateRedis.create();

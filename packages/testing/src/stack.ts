@@ -79,7 +79,8 @@ export class TestStack {
   jsm!: JetStreamManager;
   redis!: Redis;
   pool!: Pool;
-  readonly #procs = new Map<ServiceName, Proc>();
+  /** Running processes by instance name (the service's name unless started as a named instance). */
+  readonly #procs = new Map<string, Proc>();
   readonly #env: Record<string, string>;
 
   constructor(private readonly o: StackOptions = {}) {
@@ -107,9 +108,14 @@ export class TestStack {
     return this;
   }
 
-  /** Starts a service process and waits until it is up (gateway: /readyz; others: consumers exist). */
-  async start(service: ServiceName, env: Record<string, string> = {}): Promise<void> {
-    const extra: Record<string, string> = { ...env };
+  /**
+   * Starts a service process and waits until it is up (gateway: /readyz; others:
+   * it logged that it runs, its partitions' takeovers done). `instance` names a
+   * further instance of the service (its FB_INSTANCE_ID, and the name to kill it by).
+   */
+  async start(service: ServiceName, env: Record<string, string> = {}, { instance }: { instance?: string } = {}): Promise<void> {
+    const name = instance ?? service;
+    const extra: Record<string, string> = { FB_INSTANCE_ID: name, ...env };
     if (service === 'gateway') {
       const port = await freePort();
       extra.FB_GATEWAY_PORT = String(port);
@@ -122,12 +128,12 @@ export class TestStack {
     const output: string[] = [];
     const keep = (b: Buffer) => {
       output.push(b.toString());
-      if (output.length > 200) output.shift();
+      if (output.length > 2000) output.shift();
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    this.#procs.set(service, { child, output, exited });
+    this.#procs.set(name, { child, output, exited });
     const alive = () => {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`${service} exited (${child.exitCode ?? child.signalCode}): ${output.join('').slice(-2000)}`);
@@ -151,18 +157,25 @@ export class TestStack {
     return this.jsm.consumers.info(stream, durable).then(() => true, () => false);
   }
 
-  /** Sends a signal (SIGKILL: a crash) and waits for the process to be gone. */
-  async kill(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    const p = this.#procs.get(service);
+  /** Sends a signal (SIGKILL: a crash) to a service or named instance and waits for the process to be gone. */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const p = this.#procs.get(name);
     if (!p) return null;
     p.child.kill(signal);
     const code = await p.exited;
-    this.#procs.delete(service);
+    this.#procs.delete(name);
     return code;
   }
 
-  output(service: ServiceName): string {
-    return this.#procs.get(service)?.output.join('') ?? '';
+  /** Sends a signal without waiting (SIGSTOP / SIGCONT: pause and resume a process). */
+  signal(name: string, signal: NodeJS.Signals): void {
+    const p = this.#procs.get(name);
+    if (!p) throw new Error(`no process '${name}' in this stack`);
+    p.child.kill(signal);
+  }
+
+  output(name: string): string {
+    return this.#procs.get(name)?.output.join('') ?? '';
   }
 
   /**
@@ -171,11 +184,18 @@ export class TestStack {
    */
   async caughtUp(timeoutMs = 60_000): Promise<void> {
     await waitFor('the pipeline to catch up', async () => {
-      for (const [stream, svc] of [[this.names.ingressStream, 'ingest'], [this.names.eventsStream, 'tiering']] as const) {
-        for (let p = 0; p < this.names.partitions; p++) {
-          const ci = await this.jsm.consumers.info(stream, this.names.durable(svc, p));
+      for (const stream of [this.names.ingressStream, this.names.eventsStream]) {
+        // Every consumer group on the stream (ingest; tiering.v1 and any rebuild) has all its partitions' durables, drained.
+        const groups = new Map<string, Set<number>>();
+        for await (const ci of this.jsm.consumers.list(stream)) {
+          const m = /^(.+)_p(\d+)$/.exec(ci.name);
+          if (!m) continue;
           if (ci.num_pending > 0 || ci.num_ack_pending > 0) return false;
+          if (!groups.has(m[1]!)) groups.set(m[1]!, new Set());
+          groups.get(m[1]!)!.add(Number(m[2]));
         }
+        if (groups.size === 0) return false;
+        for (const ps of groups.values()) if (ps.size < this.names.partitions) return false;
       }
       return true;
     }, timeoutMs, 100);
@@ -209,7 +229,7 @@ export class TestStack {
   async destroy(): Promise<void> {
     await Promise.all([...this.#procs.keys()].map((s) => this.kill(s, 'SIGKILL')));
     if (this.jsm) {
-      for (const s of [this.names.ingressStream, this.names.eventsStream, this.names.deadLetterStream]) {
+      for (const s of [this.names.ingressStream, this.names.eventsStream, this.names.deadLetterStream, `KV_${this.names.leaseBucket}`, `KV_${this.namespace}_projections`]) {
         await this.jsm.streams.delete(s).catch(() => undefined);
       }
     }
@@ -219,6 +239,9 @@ export class TestStack {
     }
     if (this.pool) {
       await this.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(this.names.pgSchema)} CASCADE`).catch(() => undefined);
+      // Versions of a projection (blue/green rebuilds) live in schemas named after the namespace.
+      const versions = await this.pool.query<{ s: string }>(`SELECT nspname AS s FROM pg_namespace WHERE nspname LIKE $1`, [`${this.names.pgSchema.replace(/_/g, '\\_')}\\_%`]).catch(() => ({ rows: [] }));
+      for (const { s } of versions.rows) await this.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch(() => undefined);
       await this.pool.end();
     }
     await this.nc?.close();
@@ -240,7 +263,12 @@ async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
  * which depends on where batches happened to end) and the partitions' marks
  * (`hot:through:<p>`) are left out too.
  */
-export async function redisDigest(redis: Redis, prefix: string): Promise<{ keys: number; digest: string }> {
+/**
+ * A digest of every key under `prefix` and its content (the partition marks and
+ * `_v` fields aside: bookkeeping). `exclude`: key segments after the prefix to
+ * leave out (another version's prefix that extends this one, a cache).
+ */
+export async function redisDigest(redis: Redis, prefix: string, { exclude = [] }: { exclude?: readonly string[] } = {}): Promise<{ keys: number; digest: string }> {
   const keys: string[] = [];
   let cursor = '0';
   do {
@@ -248,9 +276,9 @@ export async function redisDigest(redis: Redis, prefix: string): Promise<{ keys:
     cursor = next;
     keys.push(...batch);
   } while (cursor !== '0');
-  keys.sort();
+  const own = keys.filter((k) => !exclude.some((x) => k.slice(prefix.length).startsWith(x))).sort();
   const h = createHash('sha256');
-  for (const k of keys) {
+  for (const k of own) {
     if (k.slice(prefix.length).startsWith('hot:through:')) continue; // a partition's log position: bookkeeping, as `_v`
     const type = await redis.type(k);
     h.update(`${k.slice(prefix.length)}|${type}|`);
@@ -263,7 +291,7 @@ export async function redisDigest(redis: Redis, prefix: string): Promise<{ keys:
     else if (type === 'string') h.update((await redis.get(k)) ?? '');
     h.update('\n');
   }
-  return { keys: keys.length, digest: h.digest('hex') };
+  return { keys: own.length, digest: h.digest('hex') };
 }
 
 /** Row count and a content digest of each warm table (stream positions left out). */

@@ -1,15 +1,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FarmbrainAgent } from '@farmbrain/sdk';
-import { TestStack, waitFor } from '@farmbrain/testing';
+import { publishRaw, TestStack, waitFor } from '@farmbrain/testing';
 import type { RecallResponse } from './memory/types.js';
 import type { DeadLetterItem } from './deadLetters/deadLetterStore.js';
 
 /**
  * Nothing accepted is dropped silently: what ingest rejects and what the
- * projection skips on purpose both leave a dead letter a user can list, a
- * projection dead letter can be replayed after the cause is fixed, and a read
- * waiting on a rejected write resolves at once and says why.
+ * projection skips on purpose both leave a dead letter a user can list and
+ * show; either kind can be replayed after the cause is fixed, and a replay goes
+ * through ingest's checks again (so what is still wrong is dead-lettered
+ * again); a read waiting on a rejected write resolves at once and says why.
  */
 // A long consistency bound: a read that waited for a rejected write would show as a 503 after it.
 const stack = new TestStack({ env: { FB_CONSISTENCY_TIMEOUT_MS: '30000' } });
@@ -59,9 +60,14 @@ test('dead letters - an update of a memory that does not exist yet is dead-lette
 
   await agent.remember({ memoryId, kind: 'lesson', text: 'breakouts need a retest' });
   await stack.caughtUp();
-  const replay = await stack.post<{ id: string; eventId: string }>(`/v1/dead-letters/${encodeURIComponent(letter.id)}/replay`, {});
+  const replay = await stack.post<{ id: string; eventId: string; streamSeq: number; consistencyToken: string }>(`/v1/dead-letters/${encodeURIComponent(letter.id)}/replay`, {});
   assert.equal(replay.status, 202, JSON.stringify(replay.body));
   assert.equal(replay.body.eventId, update.eventId);
+  // The replay went to the agent's ingress subject, marked, like a producer batch.
+  const onIngress = (await stack.jsm.streams.getMessage(stack.names.ingressStream, { seq: replay.body.streamSeq }))!;
+  assert.equal(onIngress.subject, stack.names.ingressSubject('dl-1'));
+  assert.equal(onIngress.header.get('Fb-Replay-Of'), letter.id.slice(2));
+  assert.match(replay.body.consistencyToken, /^c1\./);
   await stack.caughtUp();
   const mem = await stack.pool.query<{ version: number; text: string }>('SELECT version, text FROM memories WHERE memory_id = $1', [memoryId]);
   assert.deepEqual(mem.rows[0], { version: 2, text: 'revised: wait for the retest' }, 'the replayed update applied once');
@@ -70,6 +76,63 @@ test('dead letters - an update of a memory that does not exist yet is dead-lette
   const again = await stack.post<{ error: { code: string } }>(`/v1/dead-letters/${encodeURIComponent(letter.id)}/replay`, {});
   assert.equal(again.status, 409);
   assert.equal(again.body.error.code, 'ALREADY_REPLAYED');
+});
+
+test('dead letters - one by id (GET /v1/dead-letters/:id), of either kind; unknown and malformed ids say so', async () => {
+  const [projection] = await deadLetters('agentId=dl-1&code=UNKNOWN_MEMORY');
+  const [ingest] = await deadLetters('source=ingest&agentId=dl-1');
+  for (const letter of [projection!, ingest!]) {
+    const r = await stack.get<DeadLetterItem>(`/v1/dead-letters/${encodeURIComponent(letter.id)}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body, letter);
+  }
+  for (const id of ['p:999999999', 'i:999999999']) {
+    const r = await stack.get<{ error: { code: string; message: string } }>(`/v1/dead-letters/${id}`);
+    assert.equal(r.status, 404, id);
+    assert.equal(r.body.error.code, 'NOT_FOUND');
+    assert.match(r.body.error.message, /list them with GET \/v1\/dead-letters/);
+    const replay = await stack.post<{ error: { code: string } }>(`/v1/dead-letters/${id}/replay`, {});
+    assert.equal(replay.status, 404, `replay ${id}`);
+  }
+  const bad = await stack.get<{ error: { code: string; message: string } }>('/v1/dead-letters/x-1');
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.message, /not a dead letter id: p:<n> .* or i:<n>/);
+});
+
+test('dead letters - an ingest dead letter replays through ingest again: refused while the policy still forbids it, applied once it allows it', async () => {
+  const m = await agent.remember({ kind: 'lesson', text: 'shared with the team once allowed', scope: 'team', scopeId: 'alpha' });
+  const first = await waitFor('the ingest dead letter', async () => (await deadLetters('source=ingest&agentId=dl-1&code=SCOPE_FORBIDDEN')).find((d) => d.eventId === m.eventId));
+  const replay = (id: string) => stack.post<{ id: string; eventId: string; streamSeq: number; error?: { code: string } }>(`/v1/dead-letters/${encodeURIComponent(id)}/replay`, {});
+
+  // Still forbidden: ingest checks the replay again and dead-letters it again, as a new dead letter.
+  const r1 = await replay(first.id);
+  assert.equal(r1.status, 202, JSON.stringify(r1.body));
+  assert.equal(r1.body.eventId, m.eventId);
+  const onIngress = (await stack.jsm.streams.getMessage(stack.names.ingressStream, { seq: r1.body.streamSeq }))!;
+  assert.equal(onIngress.header.get('Fb-Replay-Of'), first.id);
+  const again = await replay(first.id);
+  assert.equal(again.status, 409, 'a replay moments ago is not sent twice');
+  assert.equal(again.body.error?.code, 'ALREADY_REPLAYED');
+  const second = await waitFor('the replay dead-lettered again', async () =>
+    (await deadLetters('source=ingest&agentId=dl-1&code=SCOPE_FORBIDDEN')).find((d) => d.eventId === m.eventId && d.id !== first.id));
+
+  // The fix: dl-1 may write team alpha's memories. The replay of the new dead letter is applied.
+  await stack.kill('ingest');
+  await stack.start('ingest', { FB_SCOPE_POLICY: JSON.stringify({ writers: { 'team:alpha': ['dl-1'] }, teams: {} }) });
+  const r2 = await replay(second.id);
+  assert.equal(r2.status, 202, JSON.stringify(r2.body));
+  await stack.caughtUp();
+  const mem = await stack.pool.query<{ scope: string; scope_id: string; text: string }>('SELECT scope, scope_id, text FROM memories WHERE memory_id = $1', [m.memoryId]);
+  assert.deepEqual(mem.rows[0], { scope: 'team', scope_id: 'alpha', text: 'shared with the team once allowed' });
+});
+
+test('dead letters - a message that never decoded is listed but NOT_REPLAYABLE', async () => {
+  await publishRaw(stack.js, stack.names.ingressSubject('dl-3'), new Uint8Array([0xff, 0xff, 0xff, 0x01]), 'garbage-1');
+  const letter = await waitFor('the DECODE_ERROR dead letter', async () => (await deadLetters('source=ingest&agentId=dl-3&code=DECODE_ERROR'))[0]);
+  const r = await stack.post<{ error: { code: string; message: string } }>(`/v1/dead-letters/${encodeURIComponent(letter.id)}/replay`, {});
+  assert.equal(r.status, 409);
+  assert.equal(r.body.error.code, 'NOT_REPLAYABLE');
+  assert.match(r.body.error.message, /never decoded/);
 });
 
 test("dead letters - an update of another agent's memory is dead-lettered NOT_OWNER and changes nothing", async () => {

@@ -13,7 +13,7 @@ import { freePort, PrivateNats, PrivatePostgres, PrivateRedis, uniqueNamespace, 
 
 /*
  * Fault injection on a whole deployment (issue [3/9]). farmbrain runs as
- * `node scripts/start.mjs --no-demo` on private NATS, Redis and Postgres servers
+ * `farmbrain start --no-demo` (apps/cli) on private NATS, Redis and Postgres servers
  * (the machine's shared ones are never touched) while a small fleet of SDK
  * agents records decisions, trades, position closes and memories. One after the
  * other: Postgres is stopped for 60 s, Redis restarts empty, NATS restarts on
@@ -112,7 +112,7 @@ function childServicePids(parent: number): Map<Service, number[]> {
 }
 
 /**
- * `node scripts/start.mjs --no-demo` as a child: its output is kept, and read
+ * `farmbrain start --no-demo` (apps/cli) as a child: its output is kept, and read
  * for each service's pid (`<service> started|restarted (pid N)`) and ops address
  * (`ops listening … address`).
  */
@@ -120,7 +120,7 @@ class Farmbrain {
   child: ChildProcess | undefined;
   exited: Promise<void> = Promise.resolve();
   readonly lines: string[] = [];
-  /** pids printed by start.mjs, in order, per service. */
+  /** pids printed by farmbrain start, in order, per service. */
   readonly printedPids = new Map<Service, number[]>();
   /** Last ops address printed per service (ephemeral ports: it changes at each restart). */
   readonly opsUrl = new Map<Service, string>();
@@ -138,12 +138,12 @@ class Farmbrain {
     this.printedPids.clear();
     const env: Record<string, string | undefined> = { ...process.env, ...this.env, NO_COLOR: '1', FORCE_COLOR: '0' };
     delete env.FB_GATEWAY_PORT;
-    const child = spawn(process.execPath, ['scripts/start.mjs', '--no-demo', '--port', String(this.port)], {
+    const child = spawn(process.execPath, ['apps/cli/dist/main.js', 'start', '--no-demo', '--port', String(this.port)], {
       cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
     this.exited = new Promise((r) => child.once('exit', () => r()));
-    // Whatever ends this process (a failed hook, a cancelled test), start.mjs and
+    // Whatever ends this process (a failed hook, a cancelled test), farmbrain start and
     // its services (own process groups, so not reached by our exit) go with it.
     const reap = () => {
       if (!child.pid) return;
@@ -161,8 +161,8 @@ class Farmbrain {
     };
     child.stdout!.on('data', take);
     child.stderr!.on('data', take);
-    await waitFor('start.mjs: the gateway to be ready', async () => {
-      if (!this.alive) throw new Error(`start.mjs exited: ${this.tail()}`);
+    await waitFor('farmbrain start: the gateway to be ready', async () => {
+      if (!this.alive) throw new Error(`farmbrain start exited: ${this.tail()}`);
       return (await get(`${this.gatewayUrl}/readyz`, 1000)).status === 200;
     }, 90_000, 200);
   }
@@ -189,7 +189,7 @@ class Farmbrain {
     return this.lines.slice(-n).join('\n');
   }
 
-  /** The service's current pid: the last one start.mjs printed, else found in /proc among its children. */
+  /** The service's current pid: the last one farmbrain start printed, else found in /proc among its children. */
   pidOf(svc: Service): number | undefined {
     const printed = this.printedPids.get(svc);
     if (printed?.length) return printed[printed.length - 1];
@@ -197,12 +197,12 @@ class Farmbrain {
     return childServicePids(this.child.pid).get(svc)?.[0];
   }
 
-  /** True when start.mjs printed a `<service> started (pid N)` line (else pids come from /proc). */
+  /** True when farmbrain start printed a `<service> started (pid N)` line (else pids come from /proc). */
   printsPids(): boolean {
     return this.printedPids.size > 0;
   }
 
-  /** SIGTERM (start.mjs stops the services), bounded; then SIGKILL to whatever is left. */
+  /** SIGTERM (farmbrain start stops the services), bounded; then SIGKILL to whatever is left. */
   async stop(): Promise<void> {
     const child = this.child;
     if (!child?.pid) return;
@@ -358,7 +358,7 @@ before(async () => {
   }, 60_000, 250).catch((err: Error) => {
     const states = new Map<string, number>();
     for (const s of fleet.sent.values()) states.set(`${s.kind} ${s.state}${s.code ? ` ${s.code}` : ''}`, (states.get(`${s.kind} ${s.state}${s.code ? ` ${s.code}` : ''}`) ?? 0) + 1);
-    throw new Error(`${err.message}; last answer ${last ? `${outcome(last)} ${JSON.stringify(last.body)?.slice(0, 300)}` : 'none'}; record calls: ${[...states].map(([k, v]) => `${k} ×${v}`).join(', ')}; start.mjs output:\n${fb.tail(30)}`);
+    throw new Error(`${err.message}; last answer ${last ? `${outcome(last)} ${JSON.stringify(last.body)?.slice(0, 300)}` : 'none'}; record calls: ${[...states].map(([k, v]) => `${k} ×${v}`).join(', ')}; farmbrain start output:\n${fb.tail(30)}`);
   });
 });
 
@@ -370,14 +370,14 @@ after(async () => {
 });
 
 /**
- * Before each phase: the dependencies run and start.mjs runs. If an earlier
- * phase left start.mjs dead (that phase has failed for it), it is started again
+ * Before each phase: the dependencies run and farmbrain start runs. If an earlier
+ * phase left farmbrain start dead (that phase has failed for it), it is started again
  * so the later phases still observe their own behaviour.
  */
 async function ensureUp(t: TestContext): Promise<void> {
   await Promise.all([nats.start(), redis.start(), postgres.start()]);
   if (!fb.alive) {
-    t.diagnostic('start.mjs was not running at the start of this phase (an earlier phase failed for it): starting it again');
+    t.diagnostic('farmbrain start was not running at the start of this phase (an earlier phase failed for it): starting it again');
     await fb.start();
   }
   await waitFor('the gateway to be ready before the fault', async () => (await get(`${gatewayUrl}/readyz`, 1000)).status === 200, RECOVERY_MS, 100);
@@ -391,7 +391,7 @@ async function recovery(since: number): Promise<number | undefined> {
 
 const servicePids = () => Object.fromEntries(SERVICES.map((s) => [s, fb.pidOf(s)])) as Record<Service, number | undefined>;
 
-/** The ops /readyz of ingest and tiering, when start.mjs printed their addresses. */
+/** The ops /readyz of ingest and tiering, when farmbrain start printed their addresses. */
 async function opsReadyz(): Promise<Partial<Record<'ingest' | 'tiering', Answer>>> {
   const out: Partial<Record<'ingest' | 'tiering', Answer>> = {};
   for (const svc of ['ingest', 'tiering'] as const) {
@@ -438,7 +438,7 @@ async function checkOps(t: TestContext, o: Observed, dep: 'postgres' | 'redis' |
     await t.test(`${svc} /readyz on its ops port answers within 1 s, and from 2 s after the stop on says 503 with checks.${dep} false`, (st) => {
       const answers = o.ops[svc];
       if (answers.length === 0) {
-        st.skip(`start.mjs printed no "ops listening" address for ${svc} (ops endpoint not there yet?)`);
+        st.skip(`farmbrain start printed no "ops listening" address for ${svc} (ops endpoint not there yet?)`);
         return;
       }
       const slow = answers.filter((a) => a.status === 0 || a.ms > 1000);
@@ -476,15 +476,15 @@ async function checkReadyz(t: TestContext, answers: readonly Answer[], dep: 'pos
 }
 
 async function checkRecovered(t: TestContext, what: string, recoveredIn: number | undefined, pidsBefore: Record<Service, number | undefined>, expectSamePids: boolean): Promise<void> {
-  await t.test(`after ${what}, the gateway /readyz is 200 again within ${RECOVERY_MS / 1000} s and start.mjs still runs`, () => {
-    assert.ok(fb.alive, `start.mjs exited; its last output:\n${fb.tail()}`);
+  await t.test(`after ${what}, the gateway /readyz is 200 again within ${RECOVERY_MS / 1000} s and farmbrain start still runs`, () => {
+    assert.ok(fb.alive, `farmbrain start exited; its last output:\n${fb.tail()}`);
     assert.ok(recoveredIn !== undefined, `/readyz not 200 within ${RECOVERY_MS} ms: ${JSON.stringify(fb.lines.length ? fb.tail(15) : '')}`);
   });
   if (expectSamePids) {
     await t.test(`no service exited because of ${what} (same pids)`, () => {
       const now = servicePids();
-      for (const s of SERVICES) assert.ok(isAlive(now[s]), `${s} is not running (pid ${now[s]}); start.mjs output:\n${fb.tail(25)}`);
-      assert.deepEqual(now, pidsBefore, `services restarted during ${what}; start.mjs output:\n${fb.tail(25)}`);
+      for (const s of SERVICES) assert.ok(isAlive(now[s]), `${s} is not running (pid ${now[s]}); farmbrain start output:\n${fb.tail(25)}`);
+      assert.deepEqual(now, pidsBefore, `services restarted during ${what}; farmbrain start output:\n${fb.tail(25)}`);
     });
   }
 }
@@ -633,7 +633,7 @@ test('faults - NATS restarted on its store: the streams survive, agents resume, 
 });
 
 for (const svc of ['ingest', 'tiering'] as const) {
-  test(`faults - ${svc} SIGKILLed: start.mjs restarts it and the pipeline moves on`, async (t) => {
+  test(`faults - ${svc} SIGKILLed: farmbrain start restarts it and the pipeline moves on`, async (t) => {
     await ensureUp(t);
     const pid = fb.pidOf(svc);
     const printed = fb.printsPids();
@@ -660,14 +660,14 @@ for (const svc of ['ingest', 'tiering'] as const) {
       t.diagnostic(`${svc}: pid ${pid} → ${next}; /readyz 200 again after ${recoveredIn} ms`);
     }
 
-    await t.test(`the fault hit: ${svc}'s pid was known${printed ? ' (from start.mjs output)' : ' (from /proc: start.mjs printed no "<service> started (pid N)" line)'} and is gone after SIGKILL`, () => {
-      assert.ok(pid !== undefined, `no pid for ${svc}; start.mjs output:\n${fb.tail(20)}`);
+    await t.test(`the fault hit: ${svc}'s pid was known${printed ? ' (from farmbrain start output)' : ' (from /proc: farmbrain start printed no "<service> started (pid N)" line)'} and is gone after SIGKILL`, () => {
+      assert.ok(pid !== undefined, `no pid for ${svc}; farmbrain start output:\n${fb.tail(20)}`);
       assert.ok(gone, `pid ${pid} still alive`);
     });
     await t.test(`a new ${svc} process appears within ${RECOVERY_MS / 1000} s`, () => {
-      assert.ok(next !== undefined, `no new ${svc} pid; start.mjs ${fb.alive ? 'runs' : 'exited'}; its output:\n${fb.tail(20)}`);
+      assert.ok(next !== undefined, `no new ${svc} pid; farmbrain start ${fb.alive ? 'runs' : 'exited'}; its output:\n${fb.tail(20)}`);
     });
-    await t.test('a decision acknowledged after the restart reaches Postgres', () => assert.ok(reached, `none within ${RECOVERY_MS / 1000} s; start.mjs output:\n${fb.tail(20)}`));
+    await t.test('a decision acknowledged after the restart reaches Postgres', () => assert.ok(reached, `none within ${RECOVERY_MS / 1000} s; farmbrain start output:\n${fb.tail(20)}`));
     await checkRecovered(t, `the ${svc} crash`, recoveredIn, servicePids(), false);
   });
 }
@@ -684,7 +684,7 @@ after(() => verifyPool?.end());
 
 /** Every consumer of ingest and tiering has nothing pending nor unacked. */
 async function caughtUp(): Promise<boolean> {
-  for (const [stream, svc] of [[n.ingressStream, 'ingest'], [n.eventsStream, 'tiering']] as const) {
+  for (const [stream, svc] of [[n.ingressStream, 'ingest'], [n.eventsStream, 'tiering_v1']] as const) {
     for (let p = 0; p < PARTITIONS; p++) {
       const ci = await jsm.consumers.info(stream, n.durable(svc, p));
       if (ci.num_pending > 0 || ci.num_ack_pending > 0) return false;
@@ -779,9 +779,9 @@ test('faults - after recovery: every acknowledged event is stored exactly once, 
       assert.deepEqual(hot, await warmView(p, id), 'the same content as the view rebuilt from Postgres');
     });
   }
-  await t.test('start.mjs still runs and every service has a live process', () => {
-    assert.ok(fb.alive, `start.mjs exited:\n${fb.tail()}`);
+  await t.test('farmbrain start still runs and every service has a live process', () => {
+    assert.ok(fb.alive, `farmbrain start exited:\n${fb.tail()}`);
     for (const s of SERVICES) assert.ok(isAlive(fb.pidOf(s)), `${s} not running`);
-    if (fb.starts > 1) assert.fail(`start.mjs had to be started ${fb.starts - 1} more time(s) by this test after it exited`);
+    if (fb.starts > 1) assert.fail(`farmbrain start had to be started ${fb.starts - 1} more time(s) by this test after it exited`);
   });
 });

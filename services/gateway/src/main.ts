@@ -13,8 +13,11 @@ import {
   retryUntil,
   startDependencyMonitor,
 } from '@farmbrain/platform';
+import { ProjectionRegistry, type ProjectionVersion } from '@farmbrain/projection';
 import { HotView } from '@farmbrain/store';
 import { buildApp } from './app.js';
+import { following } from './live/following.js';
+import { LiveVersion } from './live/liveVersion.js';
 import { loadConfig } from './config.js';
 import { AgentDirectory } from './read/agentDirectory.js';
 import { AgentStateReader } from './read/agentState.js';
@@ -37,7 +40,6 @@ async function main(): Promise<void> {
   const n = makeNames(cfg.namespace, cfg.partitions);
   // Reads fall back to Postgres when Redis does not answer within this bound.
   const redis = createRedis(cfg.redisUrl, 'farmbrain-gateway', { commandTimeoutMs: 500 });
-  const pool = createPool(cfg.databaseUrl, n.pgSchema, { max: 10, name: 'farmbrain-gateway', connectTimeoutMs: 2000 });
   const nc = await openNats(cfg.natsUrl, 'farmbrain-gateway', log);
   const monitor = startDependencyMonitor({ log, nats: nc, redis, postgres: { url: cfg.databaseUrl, schema: n.pgSchema, name: 'farmbrain-gateway' } });
   monitor.health.set('memoryIndex', false, 'loading from Postgres');
@@ -51,24 +53,50 @@ async function main(): Promise<void> {
   void retryUntil('stream provisioning', async () => provisionStreams(await manager(), n, cfg.streams), { log, stopped: () => stopping })
     .catch((err: unknown) => log.error({ err }, 'stream provisioning failed'));
   const writer = new EventWriter(jetstream(nc), n, cfg.limits);
-  const index = new VectorIndex();
-  const sync = new IndexSync(pool, index, {
-    projection: cfg.projection, partitions: n.partitions, log, pollMs: cfg.indexPollMs, consistencyTimeoutMs: cfg.consistencyTimeoutMs,
-    ingressHead: async () => (await (await manager()).streams.info(n.ingressStream)).state.last_seq,
-  });
   const embedder = createEmbedder(cfg.embeddings);
-  // One directory of known agents (a small cache) for every read.
-  const agents = new AgentDirectory(pool);
-  const memory = new MemoryService({
-    pool, redis, names: n, writer, index, sync, embedder, scopes: cfg.scopes, log, hotTtlSeconds: cfg.hotMemoryTtlSeconds, textScanCap: cfg.recallTextScanCap, agents,
-  });
-  const hot = new HotView(redis, n.redisPrefix, { decisions: cfg.hotDecisions, memories: cfg.hotMemories });
+  const registry = await retryUntil('projection registry', () => ProjectionRegistry.open(nc, n), { log, stopped: () => stopping });
+
+  /** The stores of one version of tiering's projection (its schema and key prefix): what every read route uses. */
+  const openStores = (v: ProjectionVersion) => {
+    const pool = createPool(cfg.databaseUrl, v.schema, { max: 10, name: 'farmbrain-gateway', connectTimeoutMs: 2000 });
+    const index = new VectorIndex();
+    const sync = new IndexSync(pool, index, {
+      projection: v.name, partitions: n.partitions, log, pollMs: cfg.indexPollMs, consistencyTimeoutMs: cfg.consistencyTimeoutMs,
+      ingressHead: async () => (await (await manager()).streams.info(n.ingressStream)).state.last_seq,
+    });
+    // One directory of known agents (a small cache) for every read.
+    const agents = new AgentDirectory(pool);
+    const hot = new HotView(redis, v.redisPrefix, { decisions: cfg.hotDecisions, memories: cfg.hotMemories });
+    const memory = new MemoryService({
+      pool, redis, names: n, redisPrefix: v.redisPrefix, writer, index, sync, embedder, scopes: cfg.scopes, log, hotTtlSeconds: cfg.hotMemoryTtlSeconds, textScanCap: cfg.recallTextScanCap, agents,
+    });
+    let closed = false;
+    return {
+      version: v,
+      stores: {
+        reads: new ReadStore(pool, new AgentStateReader(pool, hot, log), agents),
+        deadLetters: new DeadLetterStore({ pool, jsm: manager, js: jetstream(nc), names: n }),
+        memory,
+      },
+      // The vector index is derived from Postgres; the migrations are tiering's: a missing table (the gateway
+      // started first) or Postgres being down are waited out.
+      loaded: retryUntil(`memory index load (${v.name})`, () => sync.start(), { log, stopped: () => stopping || closed }),
+      close: async () => {
+        closed = true;
+        sync.stop();
+        await pool.end().catch(() => undefined);
+      },
+    };
+  };
+  const live = new LiveVersion({ registry, service: 'tiering', firstVersion: cfg.projection, log, open: openStores });
+  const first = await retryUntil('the live projection version', () => live.start(), { log, stopped: () => stopping });
   const app = await buildApp({
-    reads: new ReadStore(pool, new AgentStateReader(pool, hot, log), agents),
-    deadLetters: new DeadLetterStore({ pool, jsm: manager, js: jetstream(nc), names: n }),
+    // The routes hold these: each use reads the live version's stores (a switch moves every later request).
+    reads: following(() => live.stores.reads),
+    deadLetters: following(() => live.stores.deadLetters),
+    memory: following(() => live.stores.memory),
     writer,
-    memory,
-    readiness: () => monitor.health.readiness(),
+    readiness: () => ({ ...monitor.health.readiness(), serving: { tiering: live.name ?? cfg.projection } }),
     log,
     maxEventsPerRequest: cfg.maxEventsPerRequest,
     bodyLimitBytes: cfg.bodyLimitBytes,
@@ -76,20 +104,17 @@ async function main(): Promise<void> {
   onShutdown(log, async () => {
     stopping = true;
     await app.close();
-    sync.stop();
+    await live.stop();
     await monitor.close();
     await nc.drain().catch(() => undefined);
-    await Promise.all([pool.end().catch(() => undefined), redis.quit().catch(() => undefined)]);
+    await redis.quit().catch(() => undefined);
   });
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   log.info({ address, namespace: n.namespace }, 'gateway listening');
-  // The vector index is derived from Postgres; it loads while the gateway already
-  // answers (/readyz says memoryIndex: false, recall says SERVICE_UNAVAILABLE).
-  // The migrations are tiering's: a missing table (the gateway started first) or
-  // Postgres being down are waited out.
-  const loaded = await retryUntil('memory index load', () => sync.start(), { log, stopped: () => stopping });
+  // The vector index loads while the gateway already answers (/readyz says memoryIndex: false, recall says SERVICE_UNAVAILABLE).
+  const loaded = await first.loaded;
   monitor.health.set('memoryIndex', true);
-  log.info({ ...loaded, model: embedder.model }, 'memory index loaded');
+  log.info({ ...(loaded as object), model: embedder.model, version: first.version.name }, 'memory index loaded');
   log.info('gateway ready');
 }
 

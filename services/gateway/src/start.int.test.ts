@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TestStack, freePort, uniqueNamespace, waitFor } from '@farmbrain/testing';
 
-// `npm start` (scripts/start.mjs) as a user runs it, and its supervision rules
-// (scripts/supervisor.mjs, plain JavaScript: loaded by URL, typed here).
+// `npm start` (`farmbrain start`, apps/cli) as a user runs it, and its supervision rules
+// (apps/cli/src/start/supervisor.ts: loaded by URL from the CLI's build, typed here).
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -19,7 +19,7 @@ interface SupervisorModule {
   nextRestartDelay(n: number): number;
   Supervisor: new () => { restarts: number; exited(exit: { code: number | null; signal?: string | null; upMs: number }, phase: 'starting' | 'running' | 'stopping'): Decision };
 }
-const supervisorUrl = new URL('scripts/supervisor.mjs', `file://${ROOT}`).href;
+const supervisorUrl = new URL('apps/cli/dist/start/supervisor.js', `file://${ROOT}`).href;
 const { nextRestartDelay, Supervisor } = (await import(supervisorUrl)) as SupervisorModule;
 
 test('start - the restart delay doubles from 0.5 s and stays at 30 s', () => {
@@ -62,7 +62,7 @@ test('platform - onShutdown exits with code 1 once the drain outlasts its bound'
 });
 
 // ---------------------------------------------------------------------------
-// The real thing: node scripts/start.mjs --no-demo, services killed under it.
+// The real thing: node apps/cli/dist/main.js start --no-demo (what npm start runs), services killed under it.
 
 const namespace = uniqueNamespace('start');
 let starter: ChildProcess | undefined;
@@ -78,19 +78,19 @@ const isAlive = (pid: number): boolean => {
   }
 };
 
-/** Every pid start.mjs printed for `service`, in order. */
+/** Every pid farmbrain start printed for `service`, in order. */
 const pidsOf = (service: string): number[] =>
   [...output.matchAll(new RegExp(`${service} (?:started|restarted) \\(pid (\\d+)\\)`, 'g'))].map((m) => Number(m[1]));
 
-/** waitFor that fails at once when start.mjs is gone, and shows what it printed. */
+/** waitFor that fails at once when farmbrain start is gone, and shows what it printed. */
 async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
   try {
     return await waitFor(what, async () => {
-      if (starter?.exitCode !== null || starter.signalCode !== null) throw new Error(`start.mjs exited (${starter?.exitCode ?? starter?.signalCode})`);
+      if (starter?.exitCode !== null || starter.signalCode !== null) throw new Error(`farmbrain start exited (${starter?.exitCode ?? starter?.signalCode})`);
       return fn();
     }, timeoutMs, 100);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- start.mjs output (end) ---\n${output.slice(-4000)}`);
+    throw new Error(`${(err as Error).message}\n--- farmbrain start output (end) ---\n${output.slice(-4000)}`);
   }
 }
 
@@ -103,10 +103,10 @@ after(async () => {
   await stack.destroy();
 });
 
-test('start - a killed service is restarted with a new pid, start.mjs keeps running, and Ctrl-C stops everything', async () => {
+test('start - a killed service is restarted with a new pid, farmbrain start keeps running, and Ctrl-C stops everything', async () => {
   const port = await freePort();
   const readyz = () => fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status, () => 0);
-  starter = spawn(process.execPath, [`${ROOT}scripts/start.mjs`, '--no-demo', '--port', String(port)], {
+  starter = spawn(process.execPath, [`${ROOT}apps/cli/dist/main.js`, 'start', '--no-demo', '--port', String(port)], {
     cwd: ROOT,
     env: { ...process.env, FB_NAMESPACE: namespace, FB_PARTITIONS: '4', FB_OPS_PORT: '0', LOG_LEVEL: 'info', FORCE_COLOR: '0', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -135,7 +135,7 @@ test('start - a killed service is restarted with a new pid, start.mjs keeps runn
     assert.match(output.slice(before), new RegExp(`${service} restarted \\(pid ${next}\\)`));
     assert.ok(isAlive(next), `the restarted ${service} runs`);
     assert.ok(!isAlive(pid), `the killed ${service} is gone`);
-    assert.equal(starter.exitCode, null, 'start.mjs is still running');
+    assert.equal(starter.exitCode, null, 'farmbrain start is still running');
     // ingest says so; for the gateway, its /readyz below does.
     if (service === 'ingest') await until('the restarted ingest to be running', () => output.slice(before).includes('ingest running'));
     await until('the gateway to be ready again', async () => (await readyz()) === 200);
@@ -144,7 +144,7 @@ test('start - a killed service is restarted with a new pid, start.mjs keeps runn
 
   starter.kill('SIGINT');
   const code = await Promise.race([starterExited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000).unref())]);
-  assert.equal(code, 0, `start.mjs exits 0 on Ctrl-C\n${output.slice(-3000)}`);
+  assert.equal(code, 0, `farmbrain start exits 0 on Ctrl-C\n${output.slice(-3000)}`);
   assert.match(output, /SIGINT received/);
   assert.doesNotMatch(output.slice(output.indexOf('SIGINT received')), /restarting in|restarted \(pid/, 'no restart during shutdown');
   const left = [...servicePids].filter(isAlive);

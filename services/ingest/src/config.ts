@@ -1,4 +1,5 @@
 import type { EventLimits, ScopePolicy } from '@farmbrain/contracts';
+import { loadRunnerConfig, type RunnerConfig } from '@farmbrain/projection';
 import { loadCommonConfig, loadEventLimits, loadOpsConfig, loadScopePolicy, readers, type CommonConfig, type Env, type OpsConfig } from '@farmbrain/platform';
 
 export interface IngestConfig extends CommonConfig {
@@ -9,6 +10,8 @@ export interface IngestConfig extends CommonConfig {
   batchSize: number;
   /** The ops endpoint (/healthz, /readyz). */
   ops: OpsConfig;
+  /** This instance's name and the partition leases' TTL. */
+  runner: RunnerConfig;
   /** Longest SIGTERM drain (finish the batch in hand, ack) before exiting anyway, ms. */
   drainTimeoutMs: number;
 }
@@ -22,6 +25,7 @@ export function loadConfig(env: Env): IngestConfig {
     scopes: loadScopePolicy(env),
     batchSize: r.int('FB_INGEST_BATCH', 256, 1, 10_000),
     ops: loadOpsConfig(env, 'ingest', 8081),
+    runner: loadRunnerConfig(env, 'ingest'),
     drainTimeoutMs: r.int('FB_DRAIN_TIMEOUT_MS', 10_000, 100, 600_000),
   };
 }

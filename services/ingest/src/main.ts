@@ -6,20 +6,22 @@ import {
   jetstreamManager,
   onShutdown,
   openNats,
-  PartitionWorker,
-  provisionDurable,
+  opsUrl,
   provisionStreams,
   retryUntil,
   startDependencyMonitor,
   startOpsServer,
 } from '@farmbrain/platform';
+import { openLeaseBucket, PartitionRunner } from '@farmbrain/projection';
 import { loadConfig } from './config.js';
 import { createIngestHandler, type IngestStats } from './ingest/ingester.js';
 
 /**
  * Composition root: the only place that reads config and opens connections.
  * It waits for NATS at start and never exits because NATS went away: the
- * partitions retry in place until it is back.
+ * partitions retry in place until it is back. Instances share the partitions
+ * through leases (FB_INSTANCE_ID names each one); the canonical log itself
+ * fences a stale one (ingester.ts).
  */
 async function main(): Promise<void> {
   const cfg = loadConfig(process.env);
@@ -31,24 +33,23 @@ async function main(): Promise<void> {
   const jsm = await jetstreamManager(nc);
   await retryUntil('stream provisioning', () => provisionStreams(jsm, n, cfg.streams), { log });
   const js = jetstream(nc);
-  const stats: IngestStats = { messages: 0, forwardedEvents: 0, deadLettered: 0 };
-  const handle = createIngestHandler({ js, names: n, limits: cfg.limits, scopes: cfg.scopes, log }, stats);
-  const workers: PartitionWorker[] = [];
-  for (let p = 0; p < n.partitions; p++) {
-    const durable = n.durable('ingest', p);
-    await retryUntil(`consumer ${durable}`, () => provisionDurable(jsm, { stream: n.ingressStream, durable, filterSubject: n.ingressFilter(p) }), { log });
-    const spec = { stream: n.ingressStream, durable, filterSubject: n.ingressFilter(p) };
-    // Deliveries lost on the way: the durable starts over after the last applied message.
-    const reset = (after: number) => provisionDurable(jsm, spec, after);
-    const w = new PartitionWorker({ js, stream: n.ingressStream, durable, batchSize: cfg.batchSize, log, handle, reset });
-    await retryUntil(`partition ${p}`, () => w.start(), { log });
-    workers.push(w);
-  }
-  log.info({ namespace: n.namespace, partitions: n.partitions }, 'ingest running');
-  const timer = setInterval(() => log.info(stats, 'ingest stats'), 30_000).unref();
+  const leases = await retryUntil('lease bucket', () => openLeaseBucket(nc, n.leaseBucket, cfg.runner.leaseTtlMs), { log });
+  const stats: IngestStats = { messages: 0, forwardedEvents: 0, deadLettered: 0, skipped: 0, conflicts: 0, duplicates: 0 };
+  const ingest = createIngestHandler({ js, jsm, names: n, limits: cfg.limits, scopes: cfg.scopes, log }, stats);
+  const runner = new PartitionRunner({
+    nc, js, jsm, kv: leases.kv, leaseTtlMs: leases.ttlMs, group: 'ingest', stream: n.ingressStream,
+    filterSubject: (p) => n.ingressFilter(p), durable: (p) => n.durable('ingest', p), partitions: n.partitions,
+    instanceId: cfg.runner.instanceId, batchSize: cfg.batchSize, log, ops: opsUrl(cfg.ops.host, ops),
+    // A fresh handler per takeover: what it knows of the log is learnt from the log.
+    open: async (p) => ({ handle: ingest.open(p) }),
+  });
+  await retryUntil('joining the ingest instances', () => runner.start(), { log });
+  log.info({ namespace: n.namespace, partitions: n.partitions, instance: cfg.runner.instanceId, leaseTtlMs: leases.ttlMs, owned: runner.owned() }, 'ingest running');
+  const timer = setInterval(() => log.info({ ...stats, owned: runner.owned() }, 'ingest stats'), 30_000).unref();
   onShutdown(log, async () => {
     clearInterval(timer);
-    await Promise.all(workers.map((w) => w.stop()));
+    // Drains each partition (the batch in hand is published and acked) and hands the leases back.
+    await runner.stop();
     ops?.close();
     await monitor.close();
     await nc.drain().catch(() => undefined);

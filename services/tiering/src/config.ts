@@ -1,4 +1,5 @@
 import type { EventLimits } from '@farmbrain/contracts';
+import { loadRunnerConfig, type RunnerConfig } from '@farmbrain/projection';
 import { loadCommonConfig, loadEventLimits, loadOpsConfig, readers, type CommonConfig, type Env, type OpsConfig } from '@farmbrain/platform';
 
 export interface TieringConfig extends CommonConfig {
@@ -14,6 +15,8 @@ export interface TieringConfig extends CommonConfig {
   ops: OpsConfig;
   /** Event limits (the same FB_MAX_* settings as ingest's): the projection checks what it applies by the same rules. */
   limits: EventLimits;
+  /** This instance's name and the partition leases' TTL. */
+  runner: RunnerConfig;
   /** Longest SIGTERM drain (finish the batch in hand, ack) before exiting anyway, ms. */
   drainTimeoutMs: number;
 }
@@ -28,6 +31,7 @@ export function loadConfig(env: Env): TieringConfig {
     projection: r.str('FB_TIERING_PROJECTION', 'tiering.v1'),
     ops: loadOpsConfig(env, 'tiering', 8082),
     limits: loadEventLimits(env),
+    runner: loadRunnerConfig(env, 'tiering'),
     drainTimeoutMs: r.int('FB_DRAIN_TIMEOUT_MS', 10_000, 100, 600_000),
   };
 }

@@ -66,7 +66,7 @@ test('tiering - replaying the whole log from scratch rebuilds the same stores', 
   await crashy.pool.query('DROP SCHEMA IF EXISTS ' + crashy.names.pgSchema + ' CASCADE');
   const keys = await crashy.redis.keys(`${crashy.names.redisPrefix}*`);
   if (keys.length) await crashy.redis.del(...keys);
-  for (let p = 0; p < crashy.names.partitions; p++) await crashy.jsm.consumers.delete(crashy.names.eventsStream, crashy.names.durable('tiering', p));
+  for (let p = 0; p < crashy.names.partitions; p++) await crashy.jsm.consumers.delete(crashy.names.eventsStream, crashy.names.durable('tiering_v1', p));
   await crashy.start('tiering');
   await crashy.caughtUp();
   assert.deepEqual(await warmDigest(crashy.pool), await warmDigest(calm.pool));

@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import { names as makeNames } from '@farmbrain/contracts';
+import { consumerGroup, names as makeNames } from '@farmbrain/contracts';
 import {
   createEmbedder,
   createLogger,
@@ -11,103 +11,121 @@ import {
   migrate,
   onShutdown,
   openNats,
-  PartitionWorker,
-  provisionDurable,
   provisionStreams,
   retryUntil,
   startDependencyMonitor,
+  opsUrl,
   startOpsServer,
+  type Pool,
 } from '@farmbrain/platform';
-import { HotView } from '@farmbrain/store';
+import { openLeaseBucket, PartitionRunner, ProjectionRegistry, projectionSession, VersionHost, type HostedVersion, type ProjectionVersion } from '@farmbrain/projection';
+import { HotView, MIGRATIONS_DIR } from '@farmbrain/store';
 import { loadConfig } from './config.js';
-import { MIGRATIONS_DIR } from './migrations.js';
 import { rehydrate } from './hot/rehydrate.js';
-import { createTieringHandler, newTieringStats } from './projector.js';
-import { readCheckpoints } from './warm/warmStore.js';
+import { newTieringStats, tieringProjection } from './tieringProjection.js';
 
 /**
  * Composition root: the only place that reads config and opens connections.
  * It never exits because a dependency is down: it waits for each at start,
- * and afterwards the partitions retry in place until it is back.
+ * and afterwards the partitions retry in place until it is back. Instances
+ * share the partitions through leases (FB_INSTANCE_ID names each one).
  */
 async function main(): Promise<void> {
   const cfg = loadConfig(process.env);
   const log = createLogger('tiering', cfg.logLevel);
   const n = makeNames(cfg.namespace, cfg.partitions);
   const redis = createRedis(cfg.redisUrl, 'farmbrain-tiering', { commandTimeoutMs: 5000 });
-  const pool = createPool(cfg.databaseUrl, n.pgSchema, { max: Math.min(cfg.partitions + 2, 20), name: 'farmbrain-tiering' });
   const nc = await openNats(cfg.natsUrl, 'farmbrain-tiering', log);
   const monitor = startDependencyMonitor({ log, nats: nc, redis, postgres: { url: cfg.databaseUrl, schema: n.pgSchema, name: 'farmbrain-tiering' } });
   const ops = await startOpsServer({ ...cfg.ops, readiness: () => monitor.health.readiness(), log });
 
-  const applied = await retryUntil('postgres migrations', () => migrate(pool, n.pgSchema, MIGRATIONS_DIR), { log });
-  if (applied.length > 0) log.info({ applied }, 'migrations applied');
   const jsm = await jetstreamManager(nc);
   await retryUntil('stream provisioning', () => provisionStreams(jsm, n, cfg.streams), { log });
   const js = jetstream(nc);
-  const hot = new HotView(redis, n.redisPrefix, { decisions: cfg.hotDecisions, memories: cfg.hotMemories });
+  const leases = await retryUntil('lease bucket', () => openLeaseBucket(nc, n.leaseBucket, cfg.runner.leaseTtlMs), { log });
   const embedder = createEmbedder(loadEmbedConfig(process.env));
   log.info({ model: embedder.model }, 'memories without an embedding are embedded with this model');
+  const registry = await retryUntil('projection registry', () => ProjectionRegistry.open(nc, n), { log });
   const stats = newTieringStats();
-  const checkpoints = await retryUntil('reading checkpoints', () => readCheckpoints(pool, cfg.projection), { log });
-  // Redis restarted empty (or tiering starts after it did): rebuild the lost hot copies in the
-  // background. Until then readers see those agents as not hot, and read Postgres.
-  let sweeping: Promise<void> | undefined;
-  let again = false;
-  const sweep = (): void => {
-    if (sweeping) {
-      again = true;
-      return;
-    }
-    sweeping = retryUntil('rebuilding lost hot copies', () => rehydrate(pool, hot, { projection: cfg.projection, partitions: n.partitions, owned: Array.from({ length: n.partitions }, (_, p) => p), log }), { log })
-      .then((k) => void (stats.hydrated += k))
-      .catch((err: unknown) => log.error({ err }, 'rebuilding lost hot copies failed'))
-      .finally(() => {
-        sweeping = undefined;
-        if (again) {
-          again = false;
-          sweep();
-        }
-      });
+  const pools: Pool[] = [];
+
+  /**
+   * Applies one version of the projection here (blue/green: the live one, and a rebuild's target while
+   * it exists): its own schema (migrated), Redis key prefix, durables and leases.
+   */
+  const startVersion = async (v: ProjectionVersion): Promise<HostedVersion> => {
+    const pool = createPool(cfg.databaseUrl, v.schema, { max: Math.min(cfg.partitions + 2, 20), name: `farmbrain-tiering-${v.name}` });
+    pools.push(pool);
+    const migrated = await migrate(pool, v.schema, MIGRATIONS_DIR).catch(async (err: unknown) => {
+      await pool.end().catch(() => undefined);
+      throw err;
+    });
+    if (migrated.length > 0) log.info({ version: v.name, schema: v.schema, applied: migrated }, 'migrations applied');
+    const hot = new HotView(redis, v.redisPrefix, { decisions: cfg.hotDecisions, memories: cfg.hotMemories });
+    const group = consumerGroup(v.name);
+    let runner: PartitionRunner | undefined;
+    // Redis restarted empty (or came back from an older snapshot): rebuild the lost hot copies of the partitions
+    // held here, in the background. Until then readers see those agents as not hot, and read Postgres.
+    let sweeping: Promise<void> | undefined;
+    let again = false;
+    const sweep = (): void => {
+      if (sweeping) {
+        again = true;
+        return;
+      }
+      sweeping = retryUntil('rebuilding lost hot copies', () => rehydrate(pool, hot, { projection: v.name, partitions: n.partitions, owned: runner?.owned() ?? [], log }), { log })
+        .then((k) => void (stats.hydrated += k))
+        .catch((err: unknown) => log.error({ err }, 'rebuilding lost hot copies failed'))
+        .finally(() => {
+          sweeping = undefined;
+          if (again) {
+            again = false;
+            sweep();
+          }
+        });
+    };
+    sweeps.add(sweep);
+    const projection = tieringProjection({ pool, hot, log, name: v.name, embedder, limits: cfg.limits, partitions: n.partitions, onHotLost: () => sweep(), stats });
+    runner = new PartitionRunner({
+      nc, js, jsm, kv: leases.kv, leaseTtlMs: leases.ttlMs, group, stream: n.eventsStream,
+      filterSubject: (p) => n.eventsFilter(p), durable: (p) => n.durable(group, p), partitions: n.partitions,
+      instanceId: cfg.runner.instanceId, batchSize: cfg.batchSize, log, ops: opsUrl(cfg.ops.host, ops),
+      // Taking a partition over raises its checkpoint's epoch (fencing the previous owner) and rebuilds what Redis lost.
+      open: (p, epoch) => projectionSession(projection, { pool, log, stats }, p, epoch),
+    });
+    await runner.start();
+    owned.set(v.name, () => runner!.owned());
+    return {
+      stop: async () => {
+        await runner!.stop();
+        owned.delete(v.name);
+        sweeps.delete(sweep);
+        await sweeping;
+        await pool.end().catch(() => undefined);
+      },
+    };
   };
-  // The first `ready` is the start-up connection (checked below); later ones are reconnections.
+  const sweeps = new Set<() => void>();
+  const owned = new Map<string, () => number[]>();
+  // The first `ready` is the start-up connection; later ones are reconnections.
   let connectedBefore = redis.status === 'ready';
   redis.on('ready', () => {
-    if (connectedBefore) sweep();
+    if (connectedBefore) for (const sweep of sweeps) sweep();
     connectedBefore = true;
   });
-  // Before the partitions run (so none is caught between its commit and its Redis write), bring back what Redis
-  // lost while tiering was away; if Redis is not there yet, its `ready` will.
-  await rehydrate(pool, hot, { projection: cfg.projection, partitions: n.partitions, owned: Array.from({ length: n.partitions }, (_, p) => p), log })
-    .then((k) => void (stats.hydrated += k))
-    .catch((err: unknown) => {
-      log.warn({ err: (err as Error)?.message ?? String(err) }, 'hot copies not checked at start (Redis not there yet); checked once it is');
-      // The check runs (retrying) in the background; the partitions' own writes wait for Redis anyway.
-      sweep();
-    });
-  const workers: PartitionWorker[] = [];
-  for (let p = 0; p < n.partitions; p++) {
-    const durable = n.durable('tiering', p);
-    // Delivery resumes after what was acked (Postgres and Redis both applied);
-    // messages Postgres has but Redis may not are redelivered and re-applied to Redis only.
-    await retryUntil(`consumer ${durable}`, () => provisionDurable(jsm, { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) }, checkpoints.get(p) ?? 0), { log });
-    const handle = createTieringHandler({ pool, hot, log, projection: cfg.projection, embedder, limits: cfg.limits, partitions: n.partitions, onHotLost: () => sweep() }, p, stats);
-    const spec = { stream: n.eventsStream, durable, filterSubject: n.eventsFilter(p) };
-    // Deliveries lost on the way: the durable starts over after the last applied message.
-    const reset = (after: number) => provisionDurable(jsm, spec, after);
-    const w = new PartitionWorker({ js, stream: n.eventsStream, durable, batchSize: cfg.batchSize, log, handle, reset });
-    await retryUntil(`partition ${p}`, () => w.start(), { log });
-    workers.push(w);
-  }
-  log.info({ namespace: n.namespace, partitions: n.partitions }, 'tiering running');
-  const timer = setInterval(() => log.info(stats, 'tiering stats'), 30_000).unref();
+  const host = new VersionHost({ registry, service: 'tiering', firstVersion: cfg.projection, log, start: startVersion });
+  await retryUntil('joining the tiering instances', () => host.start(), { log });
+  const ownedNow = () => Object.fromEntries([...owned].map(([v, f]) => [v, f()]));
+  log.info({ namespace: n.namespace, partitions: n.partitions, instance: cfg.runner.instanceId, leaseTtlMs: leases.ttlMs, versions: host.running(), owned: ownedNow() }, 'tiering running');
+  const timer = setInterval(() => log.info({ ...stats, owned: ownedNow() }, 'tiering stats'), 30_000).unref();
   onShutdown(log, async () => {
     clearInterval(timer);
-    await Promise.all(workers.map((w) => w.stop()));
+    // Drains each partition of each version (the batch in hand commits and is acked) and hands the leases back.
+    await host.stop();
     ops?.close();
     await monitor.close();
     await nc.drain().catch(() => undefined);
-    await Promise.all([pool.end().catch(() => undefined), redis.quit().catch(() => undefined)]);
+    await Promise.all([...pools.map((p) => p.end().catch(() => undefined)), redis.quit().catch(() => undefined)]);
   }, { timeoutMs: cfg.drainTimeoutMs });
 }
 

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JsMsg } from '@nats-io/jetstream';
 import { createLogger, openAiEmbedder } from '@farmbrain/platform';
-import { createTieringHandler, newTieringStats } from './projector.js';
+import { newTieringStats } from './tieringProjection.js';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
@@ -495,12 +495,12 @@ test('poison - a memory text the embeddings endpoint refuses (HTTP 400) is store
   try {
     await withRigs(1, async (rig) => {
       const embedder = openAiEmbedder({ url: `http://127.0.0.1:${port}/v1`, model: 'test-model' });
-      const handle = createTieringHandler({ pool: rig.pool, hot: rig.hot, log: createLogger('poison-embed', 'silent'), projection: 'tiering.v1', embedder, partitions: PARTITION + 1 }, PARTITION, newTieringStats());
+      const handle = rig.handler({ embedder, stats: newTieringStats() });
       const ok = ev('emb-1', 'memory_stored', { memoryId: 'm-ok', kind: 'fact', text: 'short enough' }, 1);
       const long = ev('emb-1', 'memory_stored', { memoryId: 'm-long', kind: 'fact', text: 'TOO LONG for the model' }, 2);
       const after = decision('emb-1', 3);
       const [batch] = canonicalMessages(rig.ns, PARTITION, [[{ agentId: 'emb-1', events: [ok, long, after] }]]);
-      await handle(batch as unknown as JsMsg[]);
+      await handle(batch!);
       const rows = await rig.pool.query<{ memory_id: string; dims: number; model: string }>('SELECT memory_id, embedding_dims AS dims, embedding_model AS model FROM memories ORDER BY memory_id');
       assert.deepEqual(rows.rows, [{ memory_id: 'm-long', dims: 0, model: '' }, { memory_id: 'm-ok', dims: 3, model: 'openai-compat/test-model' }]);
       assert.ok(await rig.hasRow(after), 'the rest of the batch applied');

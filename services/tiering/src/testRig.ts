@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Redis } from 'ioredis';
 import type { EventType, FarmEvent } from '@farmbrain/contracts';
-import { COMMON_DEFAULTS, connectPostgres, connectRedis, createLogger, hashEmbedder, migrate, quoteIdent, type Logger, type Pool } from '@farmbrain/platform';
-import { HotView, readAgentViews, type ViewLimits } from '@farmbrain/store';
+import { COMMON_DEFAULTS, connectPostgres, connectRedis, createLogger, hashEmbedder, migrate, quoteIdent, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
+import { projectionSession, type PartitionSession } from '@farmbrain/projection';
+import { HotView, MIGRATIONS_DIR, readAgentViews, type ViewLimits } from '@farmbrain/store';
 import { redisDigest, warmDigest, type CanonicalMsg } from '@farmbrain/testing';
-import { MIGRATIONS_DIR } from './migrations.js';
-import { createTieringHandler, newTieringStats, type TieringStats } from './projector.js';
+import { newTieringStats, tieringProjection, type TieringStats } from './tieringProjection.js';
 
 /**
  * Test support (not a test): tiering projections run in-process against the
@@ -99,11 +99,25 @@ export class Rig {
     return new Rig(ns, pool, redis, new HotView(redis, `${ns}:`, options.keep), options, log);
   }
 
-  /** A fresh handler of the partition: what tiering has after a (re)start. */
-  handler(): (msgs: readonly CanonicalMsg[]) => Promise<void> {
+  /**
+   * A fresh handler of the partition: what tiering has after a (re)start (a
+   * session of the projection, opened at its first batch, with no lease: epoch 0).
+   */
+  handler({ embedder = hashEmbedder(8), stats = this.stats }: { embedder?: Embedder; stats?: TieringStats } = {}): (msgs: readonly CanonicalMsg[]) => Promise<void> {
     // One partition holds every agent here: the rig publishes every agent's events on `options.partition`.
-    const h = createTieringHandler({ pool: this.pool, hot: this.hot, log: this.log, projection: 'tiering.v1', embedder: hashEmbedder(8), partitions: this.options.partition + 1 }, this.options.partition, this.stats);
-    return (msgs) => h(msgs as unknown as JsMsg[]);
+    const { partition } = this.options;
+    const projection = tieringProjection({ pool: this.pool, hot: this.hot, log: this.log, name: 'tiering.v1', embedder, partitions: partition + 1, stats });
+    let session: Promise<PartitionSession> | undefined;
+    return async (msgs) => {
+      session ??= projectionSession(projection, { pool: this.pool, log: this.log, stats }, partition, 0);
+      try {
+        await (await session).handle(msgs as unknown as JsMsg[]);
+      } catch (err) {
+        // A session that could not open is opened again at the next batch (as a restarted tiering would).
+        if (!(await session.then(() => true, () => false))) session = undefined;
+        throw err;
+      }
+    };
   }
 
   /** Everything the projection wrote, without ids, stream positions and timestamps. */

@@ -19,15 +19,18 @@ const DeadLetter = Type.Object({
 
 const Replayed = Type.Object({
   id: Type.String(),
-  eventId: Type.String(),
-  streamSeq: Type.Integer({ description: 'where the replay landed on the canonical stream' }),
+  eventId: Type.String({ description: 'the (first) event id of what was replayed' }),
+  streamSeq: Type.Integer({ description: 'where the replay landed on the ingress stream' }),
+  consistencyToken: Type.String({ description: "pass as 'consistency' to a read: it answers once the replay went through ingest and the projections" }),
 });
+
+const DeadLetterId = Id(40, { description: 'p:<n> (a projection dead letter) or i:<n> (an ingest dead letter), as listed' });
 
 interface Routable {
   get: (...a: never[]) => unknown;
 }
 
-/** Dead letters: list them (ingest's and the projections'), and replay a projection's after a fix. */
+/** Dead letters: list them (ingest's and the projections'), show one, and replay one after a fix. */
 export function registerDeadLetterRoutes<A extends Routable>(appIn: A, store: DeadLetterStore): void {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const app = appIn as any;
@@ -47,13 +50,25 @@ export function registerDeadLetterRoutes<A extends Routable>(appIn: A, store: De
     },
   }, async (req: { query: DeadLetterQuery }) => store.list(req.query));
 
+  app.get('/v1/dead-letters/:id', {
+    schema: {
+      tags: ['ops'], summary: 'One dead letter, by the id the listing gives',
+      description: 'NOT_FOUND when there is no such dead letter (an ingest one is kept FB_DLQ_MAX_AGE_MS).',
+      params: Type.Object({ id: DeadLetterId }),
+      response: { 200: DeadLetter, ...errorResponses(400, 404, 503) },
+    },
+  }, async (req: { params: { id: string } }) => store.get(req.params.id));
+
   app.post('/v1/dead-letters/:id/replay', {
     schema: {
-      tags: ['ops'], summary: "Replay a projection's dead letter after a fix: its event is applied again",
-      description: 'Publishes the stored event again on its canonical partition, marked as the replay of this dead letter; the '
-        + 'projection then forgets it had dead-lettered it and applies it (or dead-letters it again, as a new dead letter). '
-        + 'Ingest dead letters are fixed by their producer and sent again.',
-      params: Type.Object({ id: Id(40) }),
+      tags: ['ops'], summary: 'Replay a dead letter after a fix: its event goes through ingest again and is applied',
+      description: "Publishes the stored event again on its agent's ingress subject, like any producer batch, marked as the "
+        + 'replay of this dead letter: ingest checks it again (a scope policy changed since applies), then the projection '
+        + 'forgets it had dead-lettered it and applies it. What fails again is dead-lettered again (a projection dead letter is '
+        + 'listed again, not replayed, with the new reason; an ingest one as a new dead letter). '
+        + 'ALREADY_REPLAYED: a projection dead letter already replayed, or any dead letter replayed moments ago; '
+        + 'NOT_REPLAYABLE: it holds a message that never decoded.',
+      params: Type.Object({ id: DeadLetterId }),
       response: { 202: Replayed, ...errorResponses(400, 404, 409, 503) },
     },
   }, async (req: { params: { id: string } }, reply: { status(n: number): { send(b: unknown): unknown } }) =>

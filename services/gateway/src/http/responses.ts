@@ -30,6 +30,9 @@ export const Readiness = Type.Object({
     redis: Type.Optional(Type.Boolean()),
     memoryIndex: Type.Optional(Type.Boolean({ description: 'the vector index has loaded' })),
   }, { additionalProperties: Type.Boolean() }),
+  serving: Type.Optional(Type.Object({
+    tiering: Type.String({ description: 'the projection version reads come from (changed by `farmbrain switch`, without a restart)' }),
+  })),
 });
 
 // ---- reads (read/readStore.ts) ----

@@ -1,5 +1,6 @@
 import { decodeConsistencyToken, FarmbrainError, type MemoryKind } from '@farmbrain/contracts';
 import { fromBytes, type Logger, type Pool } from '@farmbrain/platform';
+import { readCheckpoints, type Checkpoint } from '@farmbrain/projection';
 import type { MemoryMeta, VectorIndex } from './vectorIndex.js';
 
 interface Row {
@@ -23,13 +24,6 @@ const COLUMNS = `memory_id, agent_id, owner_key, kind, tags, importance,
   (extract(epoch from created_at) * 1000)::bigint AS created,
   (extract(epoch from expires_at) * 1000)::bigint AS expires,
   version, embedding, embedding_model, forgotten_at IS NOT NULL AS forgotten, part, change_seq`;
-
-export interface Checkpoint {
-  /** Last canonical stream sequence applied. */
-  lastSeq: number;
-  /** Highest ingress sequence covered. */
-  ingressSeq: number;
-}
 
 export class ConsistencyTimeoutError extends FarmbrainError {
   constructor(partition: number, ingressSeq: number, waitedMs: number) {
@@ -68,12 +62,9 @@ export class IndexSync {
     },
   ) {}
 
-  async checkpoints(): Promise<Map<number, Checkpoint>> {
-    const r = await this.pool.query<{ partition: number; last_seq: number; ingress_seq: number }>(
-      'SELECT partition, last_seq, ingress_seq FROM projection_checkpoints WHERE projection = $1',
-      [this.o.projection],
-    );
-    return new Map(r.rows.map((row) => [row.partition, { lastSeq: row.last_seq, ingressSeq: row.ingress_seq }]));
+  /** The followed projection's checkpoints (the projection kit's one reader of them). */
+  checkpoints(): Promise<Map<number, Checkpoint>> {
+    return readCheckpoints(this.pool, this.o.projection);
   }
 
   /** Loads every live memory with an embedding, in pages, then keeps polling the change feed. */

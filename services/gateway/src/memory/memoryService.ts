@@ -1,3 +1,4 @@
+import { memdocKey } from '@farmbrain/store';
 import type { Redis } from 'ioredis';
 import {
   consistencyTokenOf,
@@ -39,6 +40,8 @@ export interface MemoryServiceDeps {
   pool: Pool;
   redis: Redis;
   names: Names;
+  /** The live projection version's Redis key prefix (where the recalled-memory cache lives). */
+  redisPrefix: string;
   writer: EventWriter;
   index: VectorIndex;
   sync: IndexSync;
@@ -349,7 +352,7 @@ export class MemoryService implements MemoryApi {
   async #content(cands: readonly Candidate[]): Promise<Map<string, { view: MemoryView; tier: MemoryTier }>> {
     const out = new Map<string, { view: MemoryView; tier: MemoryTier }>();
     if (cands.length === 0) return out;
-    const key = (id: string) => `${this.d.names.redisPrefix}memdoc:${id}`;
+    const key = (id: string) => memdocKey(this.d.redisPrefix, id);
     const cached = await this.d.redis.mget(cands.map((c) => key(c.memoryId))).catch((err: unknown) => {
       this.d.log.debug({ err }, 'hot tier read failed; serving recall content from Postgres');
       return undefined;

@@ -11,7 +11,7 @@ import type { SimilarDecisionsRequest } from './types.js';
 
 // Store-level test: rows are written directly with SQL into a fresh schema
 // migrated with tiering's migrations, so every expected answer is known.
-const MIGRATIONS = fileURLToPath(new URL('../../../tiering/migrations/', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../../../../packages/store/migrations/', import.meta.url));
 const schema = `oc_${randomBytes(6).toString('hex')}`;
 const T0 = 1_700_000_000_000;
 const at = (ms: number) => new Date(T0 + ms);

@@ -1,5 +1,6 @@
 import { partitionOf } from '@farmbrain/contracts';
 import type { Logger, Pool } from '@farmbrain/platform';
+import { readCheckpoints } from '@farmbrain/projection';
 import { readAgentViews, type HotView } from '@farmbrain/store';
 
 /**
@@ -15,8 +16,8 @@ export async function rehydrate(pool: Pool, hot: HotView, o: { projection: strin
   // A partition whose mark is behind its checkpoint: Redis came back from an older snapshot (or a lagging
   // replica), so its copies may say complete and still lack changes. Mark them incomplete first: the rebuild
   // below then includes them (and the partition worker rebuilds any it touches meanwhile).
-  const cps = await pool.query<{ partition: number; last_seq: number }>('SELECT partition, last_seq FROM projection_checkpoints WHERE projection = $1', [o.projection]);
-  const cpOf = new Map(cps.rows.map((r) => [r.partition, r.last_seq]));
+  const cps = await readCheckpoints(pool, o.projection);
+  const cpOf = new Map([...cps].map(([p, c]) => [p, c.lastSeq]));
   const behind: number[] = [];
   for (const p of o.owned) if ((await hot.through(p)) < (cpOf.get(p) ?? 0)) behind.push(p);
   if (behind.length > 0) {
@@ -32,8 +33,7 @@ export async function rehydrate(pool: Pool, hot: HotView, o: { projection: strin
     const c = await pool.connect();
     try {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const cps = await c.query<{ partition: number; last_seq: number }>('SELECT partition, last_seq FROM projection_checkpoints WHERE projection = $1', [o.projection]);
-      const seqOf = new Map(cps.rows.map((r) => [r.partition, r.last_seq]));
+      const seqOf = new Map([...(await readCheckpoints(c, o.projection))].map(([p, cp]) => [p, cp.lastSeq]));
       const views = await readAgentViews(c, missing, hot.keep);
       await c.query('COMMIT');
       // One hydrate call per partition: each copy is as of its own partition's checkpoint.

@@ -2,7 +2,7 @@ import type { EventOf, FarmEvent } from '@farmbrain/contracts';
 import { normalize, toBytes, type Pool, type PoolClient } from '@farmbrain/platform';
 import { evolvePositions, type PositionEvent, type PositionRow } from './positions.js';
 
-import type { SeqEvent } from '../projection/canonicalBatch.js';
+import type { SeqEvent, Skip as ProjectionSkip } from '@farmbrain/projection';
 
 export type { SeqEvent };
 
@@ -55,36 +55,9 @@ const ofType = <T extends FarmEvent['type']>(events: readonly SeqEvent[], t: T) 
 
 const json = (rows: unknown[]) => JSON.stringify(rows);
 
-export async function readCheckpoint(c: PoolClient, projection: string, partition: number): Promise<number> {
-  const r = await c.query<{ last_seq: number }>(
-    'SELECT last_seq FROM projection_checkpoints WHERE projection = $1 AND partition = $2 FOR UPDATE',
-    [projection, partition],
-  );
-  return r.rows[0]?.last_seq ?? 0;
-}
-
-/** Every partition's checkpoint of a projection. */
-export async function readCheckpoints(pool: Pool, projection: string): Promise<Map<number, number>> {
-  const r = await pool.query<{ partition: number; last_seq: number }>('SELECT partition, last_seq FROM projection_checkpoints WHERE projection = $1', [projection]);
-  return new Map(r.rows.map((row) => [row.partition, row.last_seq]));
-}
-
-/** Moves the checkpoint: the last canonical sequence applied and the highest ingress sequence it covers. */
-export async function saveCheckpoint(c: PoolClient, projection: string, partition: number, lastSeq: number, ingressSeq = 0): Promise<void> {
-  await c.query(
-    `INSERT INTO projection_checkpoints (projection, partition, last_seq, ingress_seq) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (projection, partition) DO UPDATE SET last_seq = EXCLUDED.last_seq,
-       ingress_seq = GREATEST(projection_checkpoints.ingress_seq, EXCLUDED.ingress_seq), updated_at = now()
-     WHERE projection_checkpoints.last_seq < EXCLUDED.last_seq`,
-    [projection, partition, lastSeq, ingressSeq],
-  );
-}
-
 /** An event the projection chose not to apply, and why (it is dead-lettered with this code, so it leaves a trace). */
-export interface Skip {
-  event: SeqEvent;
+export interface Skip extends ProjectionSkip {
   code: 'NOT_OWNER' | 'UNKNOWN_MEMORY' | 'MEMORY_FORGOTTEN' | 'MEMORY_EXISTS';
-  reason: string;
 }
 
 /**

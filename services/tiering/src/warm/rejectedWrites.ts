@@ -1,6 +1,5 @@
 import type { PoolClient } from '@farmbrain/platform';
-import type { RejectedWrite } from './canonicalBatch.js';
-import { storableText } from './deadLetters.js';
+import { storableText, type RejectedWrite } from '@farmbrain/projection';
 
 /** Records ingress messages ingest rejected (from their canonical markers), in the batch's transaction. */
 export async function recordRejectedWrites(c: PoolClient, partition: number, rs: readonly RejectedWrite[]): Promise<void> {

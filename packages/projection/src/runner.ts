@@ -1,0 +1,159 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { PartitionWorker, provisionDurable, type Logger } from '@farmbrain/platform';
+import { FencedError } from './checkpoints.js';
+import { PartitionLeases, type LeaseRecord } from './leases.js';
+
+/** One partition, taken over by this instance: how it is applied. */
+export interface PartitionSession {
+  /** Applies a batch, in stream order; idempotent (after a crash the same messages come again). */
+  handle(msgs: readonly JsMsg[]): Promise<void>;
+  /** Delivery resumes after this stream sequence (the session's own checkpoint); default: the durable's ack floor. */
+  startAfter?: number;
+  /** Called once the partition stopped (drained or lost). */
+  close?(): Promise<void>;
+}
+
+export interface PartitionRunnerOptions {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  /** The lease bucket (openLeaseBucket) and its TTL. */
+  kv: KV;
+  leaseTtlMs: number;
+  /** The consumer group: its durables are `durable(p)`, its leases `<group>.p.<p>`. */
+  group: string;
+  stream: string;
+  filterSubject(partition: number): string;
+  durable(partition: number): string;
+  partitions: number;
+  instanceId: string;
+  batchSize: number;
+  log: Logger;
+  /** Where this instance's ops endpoint answers (shown by `farmbrain status`). */
+  ops?: string | null;
+  /** Takes a partition over under `epoch` (fencing token); throws FencedError when a newer owner has it. */
+  open(partition: number, epoch: number): Promise<PartitionSession>;
+}
+
+/** A partition lease was lost while a batch was in hand: nothing of it is committed or acked. */
+export class LeaseLostError extends Error {
+  constructor(partition: number) {
+    super(`the lease of partition ${partition} is no longer held by this instance`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+interface Running {
+  worker: PartitionWorker;
+  session: PartitionSession;
+  applied: number;
+  lastError: LeaseRecord['lastError'];
+}
+
+/**
+ * Runs a consumer group's share of the partitions on this instance: partition
+ * leases (leases.ts) decide which; for each partition it holds, the runner
+ * opens a session (the service's own takeover: e.g. a projection claims the
+ * checkpoint's epoch), recreates the partition's durable from the session's
+ * checkpoint, and pulls it with a PartitionWorker (in order, retry in place,
+ * cumulative ack after each applied batch). Every batch is applied only while
+ * the lease is valid, and acked only if it still is afterwards.
+ *
+ * stop() (SIGTERM) drains: each worker finishes and acks the batch in hand,
+ * the leases are deleted, and the other instances take the partitions at
+ * their next round (a third of the lease TTL).
+ */
+export class PartitionRunner {
+  readonly #running = new Map<number, Running>();
+  readonly leases: PartitionLeases;
+
+  constructor(private readonly o: PartitionRunnerOptions) {
+    this.leases = new PartitionLeases({
+      kv: o.kv, ttlMs: o.leaseTtlMs, group: o.group, instanceId: o.instanceId, partitions: o.partitions, log: o.log, ops: o.ops ?? null,
+      handlers: {
+        acquired: (p, epoch) => this.#start(p, epoch),
+        stop: (p, why) => this.#stop(p, why),
+        report: (p) => {
+          const r = this.#running.get(p);
+          return r ? { applied: r.applied, lastError: r.lastError } : {};
+        },
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.leases.start();
+  }
+
+  /** The partitions this instance applies now. */
+  owned(): number[] {
+    return [...this.#running.keys()].sort((a, b) => a - b);
+  }
+
+  /** The last stream sequence applied per partition held. */
+  applied(): Map<number, number> {
+    return new Map([...this.#running].map(([p, r]) => [p, r.applied]));
+  }
+
+  async #start(p: number, epoch: number): Promise<void> {
+    const { jsm, js, log } = this.o;
+    const session = await this.o.open(p, epoch);
+    const spec = { stream: this.o.stream, durable: this.o.durable(p), filterSubject: this.o.filterSubject(p) };
+    await provisionDurable(jsm, spec, session.startAfter);
+    const run: Running = { worker: undefined as unknown as PartitionWorker, session, applied: session.startAfter ?? 0, lastError: null };
+    const handle = async (msgs: readonly JsMsg[]): Promise<void> => {
+      if (!this.leases.valid(p)) throw this.#lost(p, new LeaseLostError(p));
+      try {
+        await session.handle(msgs);
+        run.lastError = null;
+      } catch (err) {
+        run.lastError = { message: String((err as Error)?.message ?? err).slice(0, 500), at: new Date().toISOString() };
+        if (err instanceof FencedError) throw this.#lost(p, err);
+        throw err;
+      }
+      // Paused past the lease while applying: a newer owner may have the partition; no ack from here.
+      if (!this.leases.valid(p)) throw this.#lost(p, new LeaseLostError(p));
+    };
+    run.worker = new PartitionWorker({
+      js, stream: spec.stream, durable: spec.durable, batchSize: this.o.batchSize, log, handle,
+      // Deliveries lost on the way: the durable starts over after the last applied message (while the lease holds).
+      reset: async (after) => {
+        if (!this.leases.valid(p)) throw new LeaseLostError(p);
+        await provisionDurable(jsm, spec, after);
+      },
+      onApplied: (seq) => void (run.applied = seq),
+    });
+    this.#running.set(p, run);
+    try {
+      await run.worker.start();
+    } catch (err) {
+      this.#running.delete(p);
+      throw err;
+    }
+    log.info({ group: this.o.group, partition: p, epoch, from: session.startAfter ?? 'ack floor' }, 'partition running here');
+  }
+
+  /** Stops the partition from the lease's side (the worker itself is stopped outside its own batch). */
+  #lost(p: number, err: Error): Error {
+    setImmediate(() => this.leases.lose(p, err.message));
+    return err;
+  }
+
+  async #stop(p: number, why: 'released' | 'lost'): Promise<void> {
+    const r = this.#running.get(p);
+    if (!r) return;
+    this.#running.delete(p);
+    // Released: the batch in hand finishes and is acked. Lost: the lease checks around each batch refuse to
+    // commit or ack anything more, so stopping waits for nothing that could still land.
+    await r.worker.stop();
+    await r.session.close?.();
+    this.o.log.info({ group: this.o.group, partition: p, why, applied: r.applied }, why === 'released' ? 'partition drained and released' : 'partition stopped (lease lost)');
+  }
+
+  /** Drains every partition and leaves the group (SIGTERM). */
+  async stop(): Promise<void> {
+    await this.leases.stop();
+  }
+}
