@@ -66,6 +66,11 @@ export class CliConfig {
     return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
   }
 
+  /** The services' SIGTERM drain bound (FB_DRAIN_TIMEOUT_MS, as they read it): how long `start` waits for them to stop. */
+  get drainTimeoutMs(): number {
+    return this.#r.int('FB_DRAIN_TIMEOUT_MS', 10_000, 100, 600_000);
+  }
+
   /** tiering's first projection version (FB_TIERING_PROJECTION, as the services read it): where versions start from. */
   get tieringProjection(): string {
     return this.#r.str('FB_TIERING_PROJECTION', 'tiering.v1');

@@ -96,7 +96,7 @@ export class ProjectionRegistry {
   }
 
   /** Adds a version (a rebuild's target), applied by the service's instances from now on. */
-  add(service: string, firstVersion: string, name: string): Promise<ServiceVersions> {
+  async add(service: string, firstVersion: string, name: string): Promise<ServiceVersions> {
     if (!VERSION_PATTERN.test(name) || !name.startsWith(`${service}.`)) {
       throw new FarmbrainError('INVALID_VERSION', `'${name}' is not a version name of ${service}: use ${service}.v<N> (lower case letters, digits, _)`);
     }

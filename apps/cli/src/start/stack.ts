@@ -103,11 +103,13 @@ export async function runStart(o: StartOptions, cfg: CliConfig, out: LineWriter,
     const alive = services.filter((s) => s.alive);
     for (const s of alive) s.kill('SIGTERM');
     const all = Promise.all(alive.map((s) => s.exited));
-    const done = await Promise.race([all.then(() => true), sleep(5000).then(() => false)]);
+    // The services drain within FB_DRAIN_TIMEOUT_MS (each finishes and acks its batch, hands its leases back); a little more here.
+    const graceMs = cfg.drainTimeoutMs + 2000;
+    const done = await Promise.race([all.then(() => true), sleep(graceMs).then(() => false)]);
     if (!done) {
       for (const s of alive) {
         if (s.alive) {
-          out.say(c.yellow(`${s.name} did not stop within 5 s: killing it`));
+          out.say(c.yellow(`${s.name} did not stop within ${graceMs / 1000} s: killing it`));
           s.kill('SIGKILL');
         }
       }
