@@ -7,7 +7,7 @@
 //    tiering projection having applied N memory_stored events: same columns,
 //    same embedding document (text + tags), change feed (part, change_seq) and
 //    checkpoints, so the gateway's index sync loads them as it would in production.
-// 2. in-process: the gateway's own VectorIndex loaded by its own IndexSync;
+// 2. in-process: the gateway's VectorIndex loaded by its IndexSync (@farmbrain/recall);
 //    latency of index.search (HNSW) and recall@10 against the exact scan.
 // 3. end to end: the real gateway (+ ingest and tiering, which project the
 //    memory_recalled events) answering POST /v1/agents/:id/recall over HTTP.
@@ -18,14 +18,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { MEMORY_KINDS, partitionOf, readableOwnerKeys } from '../packages/contracts/dist/index.js';
+import { MEMORY_KINDS, memoryDocument, partitionOf, readableOwnerKeys } from '../packages/contracts/dist/index.js';
 import { connectPostgres, hashEmbedder, migrate, quoteIdent, toBytes, COMMON_DEFAULTS } from '../packages/platform/dist/index.js';
 import { TestStack, freePort, uniqueNamespace } from '../packages/testing/dist/index.js';
 import { MIGRATIONS_DIR } from '../packages/store/dist/index.js';
-import { memoryDocument } from '../services/tiering/dist/warm/warmStore.js';
-import { VectorIndex } from '../services/gateway/dist/memory/vectorIndex.js';
-import { IndexSync } from '../services/gateway/dist/memory/indexSync.js';
-import { orQuery } from '../services/gateway/dist/memory/memoryService.js';
+import { IndexSync, orQuery, VectorIndex } from '../packages/recall/dist/index.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const PROJECTION = 'tiering.v1';
@@ -379,7 +376,10 @@ async function startGateway(stack, log) {
     await new Promise((r) => setTimeout(r, 100));
   }
   gw.readySeconds = secs(t0);
-  const line = output.join('').split('\n').find((l) => l.includes('memory index loaded'));
+  // /readyz may answer 200 before the log line it follows has come through the pipe.
+  const loadedLine = () => output.join('').split('\n').find((l) => l.includes('memory index loaded'));
+  for (let i = 0; i < 50 && !loadedLine(); i++) await new Promise((r) => setTimeout(r, 20));
+  const line = loadedLine();
   gw.indexLoad = line ? JSON.parse(line) : undefined;
   gw.afterLoad = procStatus(child.pid);
   return gw;

@@ -85,7 +85,8 @@ async function rebuildRate(stack) {
     child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`farmbrain rebuild exited ${code}`))));
   });
   const r = JSON.parse(out.trim().split('\n').pop());
-  return { events, messages: r.messages, seconds: r.seconds, eventsPerSec: events / r.seconds, messagesPerSec: r.messagesPerSecond };
+  // From the first instance taking the version up (the registry poll before that, up to 2 s, is not applying).
+  return { events, messages: r.messages, seconds: r.applySeconds, totalSeconds: r.seconds, eventsPerSec: events / r.applySeconds, messagesPerSec: r.messagesPerSecond };
 }
 
 async function latency(stack) {

@@ -105,6 +105,13 @@ export { EMPTY_SCOPE_POLICY, parseScopePolicy, ownerKey, writeDenial, teamsOf, r
 export type { ScopePolicy } from './scopes.js';
 export { PAYLOAD_DEFAULTS, withDefaults } from './defaults.js';
 export type { PayloadInput } from './defaults.js';
+export { buildEnvelope } from './envelope.js';
+export type { EnvelopeInput, EnvelopeSource } from './envelope.js';
+export { DEFAULT_BATCH_LIMITS, nextBatchLength, batchesOf, batchMessage } from './batching.js';
+export type { BatchLimits, EncodedEvent } from './batching.js';
+export { instantMs, parseInstant } from './time.js';
+export type { InstantInput } from './time.js';
+export { memoryDocument } from './memoryApi.js';
 export { encodeConsistencyToken, consistencyTokenOf, decodeConsistencyToken, mergeConsistencyTokens } from './consistency.js';
 export type { ConsistencyMarks } from './consistency.js';
 export type {

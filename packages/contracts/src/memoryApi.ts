@@ -213,3 +213,10 @@ export interface DecisionContext {
   warnings?: string[];
 }
 
+
+/**
+ * What gets embedded for a memory: its text, then its tags (they carry symbols
+ * and regimes). Tiering embeds memories with it; a benchmark or a re-embedding
+ * job must use it too, or its vectors would not compare with the stored ones.
+ */
+export const memoryDocument = (text: string, tags: readonly string[]): string => (tags.length > 0 ? `${text}\n${tags.join(' ')}` : text);

@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
 import type { Logger } from '@farmbrain/platform';
 import { assignedTo } from './assignment.js';
+import { openBucket } from './bucket.js';
 
 /** What a partition lease says (JSON value of `<group>.p.<partition>`). */
 export interface LeaseRecord {
@@ -36,20 +37,7 @@ export const memberKey = (group: string, id: string): string => `${group}.m.${id
  * clocks); an existing bucket's TTL wins and is returned.
  */
 export async function openLeaseBucket(nc: NatsConnection, bucket: string, ttlMs: number): Promise<{ kv: KV; ttlMs: number }> {
-  const kvm = new Kvm(nc);
-  let kv: KV;
-  try {
-    kv = await kvm.open(bucket);
-    await kv.status();
-  } catch {
-    try {
-      kv = await kvm.create(bucket, { ttl: ttlMs, history: 1 });
-    } catch (err) {
-      // Another instance created it meanwhile.
-      if (!/already in use|exists/i.test(String((err as Error)?.message))) throw err;
-      kv = await kvm.open(bucket);
-    }
-  }
+  const kv = await openBucket(nc, bucket, { ttl: ttlMs, history: 1 });
   const status = await kv.status();
   return { kv, ttlMs: status.ttl > 0 ? status.ttl : ttlMs };
 }

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { consumerGroup, FarmbrainError, type Names } from '@farmbrain/contracts';
+import { openBucket } from './bucket.js';
 
 /** Where a projection version keeps its stores. */
 export interface VersionLocation {
@@ -52,21 +53,7 @@ export class ProjectionRegistry {
   private constructor(private readonly kv: KV, private readonly n: Names) {}
 
   static async open(nc: NatsConnection, n: Names): Promise<ProjectionRegistry> {
-    const kvm = new Kvm(nc);
-    const bucket = `${n.namespace}_projections`;
-    let kv: KV;
-    try {
-      kv = await kvm.open(bucket);
-      await kv.status();
-    } catch {
-      try {
-        kv = await kvm.create(bucket, { history: 10 });
-      } catch (err) {
-        if (!/already in use|exists/i.test(String((err as Error)?.message))) throw err;
-        kv = await kvm.open(bucket);
-      }
-    }
-    return new ProjectionRegistry(kv, n);
+    return new ProjectionRegistry(await openBucket(nc, `${n.namespace}_projections`, { history: 10 }), n);
   }
 
   /** The service's versions; with nothing registered yet, its first version alone, live. */

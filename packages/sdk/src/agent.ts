@@ -1,11 +1,12 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import {
+  batchMessage,
+  buildEnvelope,
+  DEFAULT_BATCH_LIMITS,
   defaultEventLimits,
   encodeEvent,
   FarmbrainError,
-  batchMsgId,
-  frameBatch,
   HybridSequence,
   InvalidEventError,
   consistencyTokenOf,
@@ -13,10 +14,10 @@ import {
   partitionOf,
   names as makeNames,
   newEventId,
-  SCHEMA_VERSION,
+  nextBatchLength,
   validateEvent,
-  withDefaults,
   type AgentStateChanged,
+  type BatchLimits,
   type CheckpointSaved,
   type EventLimits,
   type EventPayloads,
@@ -131,8 +132,6 @@ const DEFAULTS = {
   partitions: 8,
   outboxMaxEvents: 100_000,
   outboxMaxBytes: 64 * 1024 * 1024,
-  batchMaxEvents: 256,
-  batchMaxBytes: 512 * 1024,
   lingerMs: 1,
   publishTimeoutMs: 5000,
 };
@@ -151,7 +150,7 @@ export class FarmbrainAgent {
   readonly #limits: EventLimits;
   readonly #now: () => number;
   readonly #o: Required<Pick<AgentClientOptions, 'publishTimeoutMs'>> & {
-    outboxMaxEvents: number; outboxMaxBytes: number; batchMaxEvents: number; batchMaxBytes: number; lingerMs: number;
+    outboxMaxEvents: number; outboxMaxBytes: number; batch: BatchLimits; lingerMs: number;
   };
   readonly #ownsConnection: boolean;
   #nc: NatsConnection | undefined;
@@ -188,8 +187,10 @@ export class FarmbrainAgent {
     this.#o = {
       outboxMaxEvents: opts.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents,
       outboxMaxBytes: opts.outbox?.maxBytes ?? DEFAULTS.outboxMaxBytes,
-      batchMaxEvents: opts.batch?.maxEvents ?? DEFAULTS.batchMaxEvents,
-      batchMaxBytes: opts.batch?.maxBytes ?? DEFAULTS.batchMaxBytes,
+      batch: {
+        maxEvents: opts.batch?.maxEvents ?? DEFAULT_BATCH_LIMITS.maxEvents,
+        maxBytes: opts.batch?.maxBytes ?? DEFAULT_BATCH_LIMITS.maxBytes,
+      },
       lingerMs: opts.batch?.lingerMs ?? DEFAULTS.lingerMs,
       publishTimeoutMs: opts.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
     };
@@ -240,19 +241,19 @@ export class FarmbrainAgent {
   }
 
   register(data: PayloadInput<'agent_registered'>, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('agent_registered', withDefaults('agent_registered', data), opts);
+    return this.record('agent_registered', data, opts);
   }
 
   recordDecision(d: DecisionInput, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('decision_made', withDefaults('decision_made', d), opts);
+    return this.record('decision_made', d, opts);
   }
 
   recordTrade(t: TradeInput, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('trade_executed', withDefaults('trade_executed', t), opts);
+    return this.record('trade_executed', t, opts);
   }
 
   closePosition(p: ClosePositionInput, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('position_closed', withDefaults('position_closed', p), opts);
+    return this.record('position_closed', p, opts);
   }
 
   saveCheckpoint(label: string, state: Uint8Array | string, opts?: RecordOptions): Promise<Receipt> {
@@ -264,12 +265,12 @@ export class FarmbrainAgent {
   /** Stores a memory; resolves with the receipt and the new memory's id. */
   async remember(m: MemoryInput, opts?: RecordOptions): Promise<Receipt & { memoryId: string }> {
     const memoryId = m.memoryId ?? newEventId();
-    const r = await this.record('memory_stored', withDefaults('memory_stored', { ...m, memoryId }), opts);
+    const r = await this.record('memory_stored', { ...m, memoryId }, opts);
     return { ...r, memoryId };
   }
 
   updateMemory(u: MemoryUpdateInput, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('memory_updated', withDefaults('memory_updated', u), opts);
+    return this.record('memory_updated', u, opts);
   }
 
   forget(memoryId: string, reason = '', opts?: RecordOptions): Promise<Receipt> {
@@ -277,27 +278,19 @@ export class FarmbrainAgent {
   }
 
   setStatus(status: AgentStateChanged['status'], extra: Partial<Omit<AgentStateChanged, 'status'>> = {}, opts?: RecordOptions): Promise<Receipt> {
-    return this.record('agent_state_changed', withDefaults('agent_state_changed', { ...extra, status }), opts);
+    return this.record('agent_state_changed', { ...extra, status }, opts);
   }
 
   /**
-   * Records any event type. Rejects at once with INVALID_EVENT, OUTBOX_FULL, CLOSED, or
+   * Records any event type; payload fields with a default (PAYLOAD_DEFAULTS) may be
+   * left out. Rejects at once with INVALID_EVENT, OUTBOX_FULL, CLOSED, or
    * PARTITION_MISMATCH once the deployment has refused this agent's subject.
    */
-  record<T extends EventType>(type: T, data: EventPayloads[T], opts: RecordOptions = {}): Promise<Receipt> {
+  record<T extends EventType>(type: T, data: PayloadInput<T> | EventPayloads[T], opts: RecordOptions = {}): Promise<Receipt> {
     if (this.#refused) return Promise.reject(this.#refused);
     if (this.#closed) return Promise.reject(new ClosedError(this.agentId));
-    const event = {
-      eventId: opts.eventId ?? newEventId(),
-      agentId: this.agentId,
-      producerSeq: this.#seq.next(),
-      occurredAt: opts.occurredAt ?? this.#now(),
-      correlationId: opts.correlationId ?? '',
-      causationId: opts.causationId ?? '',
-      schemaVersion: SCHEMA_VERSION,
-      type,
-      data,
-    } as FarmEvent;
+    const { eventId, occurredAt, correlationId, causationId } = opts;
+    const event: FarmEvent = buildEnvelope({ agentId: this.agentId, type, data, eventId, occurredAt, correlationId, causationId }, { seq: this.#seq, now: this.#now });
     let bytes: Uint8Array;
     try {
       bytes = encodeEvent(event);
@@ -520,17 +513,9 @@ export class FarmbrainAgent {
   }
 
   #takeBatch(): { items: Pending[]; body: Uint8Array; msgId: string } {
-    const items: Pending[] = [];
-    let bytes = 0;
-    while (this.#queue.length > 0 && items.length < this.#o.batchMaxEvents) {
-      const next = this.#queue[0]!;
-      if (items.length > 0 && bytes + next.bytes.byteLength + 8 > this.#o.batchMaxBytes) break;
-      items.push(next);
-      bytes += next.bytes.byteLength + 8;
-      this.#queue.shift();
-    }
+    const items = this.#queue.splice(0, nextBatchLength(this.#queue, this.#o.batch));
     // The batch is frozen from here on and retried as is, so its message id dedupes a retry.
-    return { items, body: frameBatch(items.map((p) => p.bytes)), msgId: batchMsgId(items.map((p) => p.event)) };
+    return { items, ...batchMessage(items) };
   }
 
   async #run(): Promise<void> {
@@ -547,7 +532,7 @@ export class FarmbrainAgent {
         continue;
       }
       if (!this.#inflight) {
-        if (this.#queue.length < this.#o.batchMaxEvents && this.#o.lingerMs > 0 && !this.#closed) {
+        if (this.#queue.length < this.#o.batch.maxEvents && this.#o.lingerMs > 0 && !this.#closed) {
           await new Promise((r) => setTimeout(r, this.#o.lingerMs));
         }
         this.#inflight = this.#takeBatch();

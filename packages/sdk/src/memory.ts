@@ -4,7 +4,7 @@
  * response shapes are the contracts package's memory API types; JSON on the
  * wire, times in epoch milliseconds.
  */
-import { AGENT_ID_PATTERN, FarmbrainError } from '@farmbrain/contracts';
+import { AGENT_ID_PATTERN, FarmbrainError, MAX_TIME_MS, parseInstant, type InstantInput } from '@farmbrain/contracts';
 import { GatewayError, InvalidRequestError } from './errors.js';
 
 // Wire types: one definition in contracts, shared with the gateway.
@@ -291,6 +291,15 @@ function checkToken(token: unknown): void {
   }
 }
 
+/** A time filter (since / until): what the gateway accepts, by the contract's one time parser. */
+function checkTime(field: string, v: unknown): void {
+  try {
+    parseInstant(field, v as InstantInput | undefined);
+  } catch {
+    throw new InvalidRequestError(field, `must be epoch milliseconds (0 to ${MAX_TIME_MS}) or an ISO 8601 date-time, got ${show(v)}`);
+  }
+}
+
 function checkBody(req: unknown): asserts req is Record<string, unknown> {
   if (!isObject(req)) throw new InvalidRequestError('request', `must be an object, got ${show(req)}`);
 }
@@ -303,6 +312,8 @@ export function checkRecallRequest(req: RecallRequest): void {
   }
   if (req.vector !== undefined) checkNumbers('vector', req.vector);
   checkK(req.k, 100);
+  checkTime('since', req.since);
+  checkTime('until', req.until);
   if (req.weights !== undefined) {
     if (!isObject(req.weights)) throw new InvalidRequestError('weights', `must be an object, got ${show(req.weights)}`);
     for (const [name, w] of Object.entries(req.weights)) {
@@ -320,6 +331,8 @@ export function checkSimilarDecisionsRequest(req: SimilarDecisionsRequest): void
   checkBody(req);
   checkNumbers('situation', req.situation);
   checkK(req.k, 200);
+  checkTime('since', req.since);
+  checkTime('until', req.until);
   if (req.consistency !== undefined) checkToken(req.consistency);
 }
 

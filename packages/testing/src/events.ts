@@ -2,40 +2,47 @@ import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import {
   batchMsgId,
+  buildEnvelope,
   encodeBatch,
-  newEventId,
-  SCHEMA_VERSION,
-  withDefaults,
   type PayloadInput,
   type EventType,
   type FarmEvent,
   type Names,
 } from '@farmbrain/contracts';
 
-/** Builds a valid event with explicit metadata (deterministic when eventId/seq/at are given). */
+/** Builds a valid event with explicit metadata (deterministic when eventId/seq/at are given), as the SDK builds it. */
 export function makeEvent<T extends EventType>(
   agentId: string,
   type: T,
   data: PayloadInput<T>,
   meta: { eventId?: string; producerSeq: number; occurredAt?: number; correlationId?: string },
 ): FarmEvent {
-  return {
-    eventId: meta.eventId ?? newEventId(),
-    agentId,
-    producerSeq: meta.producerSeq,
-    occurredAt: meta.occurredAt ?? Date.now(),
-    correlationId: meta.correlationId ?? '',
-    causationId: '',
-    schemaVersion: SCHEMA_VERSION,
-    type,
-    data: withDefaults(type, data),
-  } as FarmEvent;
+  return buildEnvelope({ agentId, type, data, ...meta }, { seq: { next: () => meta.producerSeq }, now: Date.now }) as FarmEvent;
 }
 
 /** Publishes events of one agent as one ingress message, as the SDK would. */
 export function publishEvents(js: JetStreamClient, names: Names, events: readonly FarmEvent[], msgID?: string): Promise<PubAck> {
   const agentId = events[0]!.agentId;
   return js.publish(names.ingressSubject(agentId), encodeBatch(events), { msgID: msgID ?? batchMsgId(events) });
+}
+
+/**
+ * Publishes a session as a fleet would: each agent's events in messages of
+ * `perMessage`, agents interleaved (one message of each per round, concurrently),
+ * each agent's in order; `pauseMs` between rounds paces it (so faults can be
+ * injected while it publishes).
+ */
+export async function publishSession(js: JetStreamClient, names: Names, session: readonly (readonly FarmEvent[])[], { perMessage, pauseMs = 0 }: { perMessage: number; pauseMs?: number }): Promise<void> {
+  const chunks = session.map((evs) => {
+    const out: FarmEvent[][] = [];
+    for (let i = 0; i < evs.length; i += perMessage) out.push(evs.slice(i, i + perMessage));
+    return out;
+  });
+  const rounds = Math.max(0, ...chunks.map((c) => c.length));
+  for (let r = 0; r < rounds; r++) {
+    await Promise.all(chunks.map((c) => (c[r] ? publishEvents(js, names, c[r]!) : undefined)));
+    if (pauseMs) await new Promise((res) => setTimeout(res, pauseMs));
+  }
 }
 
 /** Publishes raw bytes on any subject (for malformed input). */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Kvm } from '@nats-io/kv';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -165,6 +166,15 @@ export class TestStack {
     const code = await p.exited;
     this.#procs.delete(name);
     return code;
+  }
+
+  /** Which instance holds each partition's lease of a consumer group now (`ingest`, `tiering_v1`), by the lease bucket; undefined: none. */
+  async leaseOwners(group: string): Promise<(string | undefined)[]> {
+    const kv = await new Kvm(this.nc).open(this.names.leaseBucket);
+    return Promise.all(Array.from({ length: this.names.partitions }, async (_, p) => {
+      const e = await kv.get(`${group}.p.${p}`);
+      return e?.operation === 'PUT' ? e.json<{ owner: string }>().owner : undefined;
+    }));
   }
 
   /** Sends a signal without waiting (SIGSTOP / SIGCONT: pause and resume a process). */

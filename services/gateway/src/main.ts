@@ -14,6 +14,7 @@ import {
   startDependencyMonitor,
 } from '@farmbrain/platform';
 import { ProjectionRegistry, type ProjectionVersion } from '@farmbrain/projection';
+import { IndexSync, VectorIndex } from '@farmbrain/recall';
 import { HotView } from '@farmbrain/store';
 import { buildApp } from './app.js';
 import { following } from './live/following.js';
@@ -24,9 +25,7 @@ import { AgentStateReader } from './read/agentState.js';
 import { DeadLetterStore } from './deadLetters/deadLetterStore.js';
 import { ReadStore } from './read/readStore.js';
 import { EventWriter } from './write/eventsIn.js';
-import { IndexSync } from './memory/indexSync.js';
 import { MemoryService } from './memory/memoryService.js';
-import { VectorIndex } from './memory/vectorIndex.js';
 
 /**
  * Composition root: the only place that reads config and opens connections.

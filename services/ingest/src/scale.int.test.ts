@@ -1,9 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kvm } from '@nats-io/kv';
 import { decodeBatch, HEADERS } from '@farmbrain/contracts';
-import { leaseKey, type LeaseRecord } from '@farmbrain/projection';
-import { publishEvents, redisDigest, TestStack, tradingSession, waitFor, warmDigest } from '@farmbrain/testing';
+import { publishSession, redisDigest, TestStack, tradingSession, waitFor, warmDigest } from '@farmbrain/testing';
 
 // The same trading session (20 agents) goes into two deployments: one with a single ingest instance,
 // undisturbed; the other runs ingest as 1, then 2 instances, kills one with SIGKILL mid-stream and starts
@@ -14,26 +12,9 @@ const env = { FB_LEASE_TTL_MS: '3000', FB_INGEST_BATCH: '8' };
 const calm = new TestStack({ partitions: PARTITIONS });
 const scaled = new TestStack({ partitions: PARTITIONS, env });
 
-async function publishSession(stack: TestStack, pauseMs = 0): Promise<void> {
-  const chunks = session.map((evs) => {
-    const out = [];
-    for (let i = 0; i < evs.length; i += 5) out.push(evs.slice(i, i + 5));
-    return out;
-  });
-  const rounds = Math.max(...chunks.map((c) => c.length));
-  for (let r = 0; r < rounds; r++) {
-    await Promise.all(chunks.map((c) => (c[r] ? publishEvents(stack.js, stack.names, c[r]!) : undefined)));
-    if (pauseMs) await new Promise((res) => setTimeout(res, pauseMs));
-  }
-}
+const publishAll = (stack: TestStack, pauseMs = 0) => publishSession(stack.js, stack.names, session, { perMessage: 5, pauseMs });
 
-async function owners(s: TestStack): Promise<(string | undefined)[]> {
-  const kv = await new Kvm(s.nc).open(s.names.leaseBucket);
-  return Promise.all(Array.from({ length: PARTITIONS }, async (_, p) => {
-    const e = await kv.get(leaseKey('ingest', p));
-    return e?.operation === 'PUT' ? e.json<LeaseRecord>().owner : undefined;
-  }));
-}
+const owners = (s: TestStack) => s.leaseOwners('ingest');
 
 /** The canonical log per agent subject: event ids in log order, and the ingress sequences of its messages. */
 async function canonicalLog(s: TestStack): Promise<{ events: Map<string, string[]>; ingress: Map<string, number[]> }> {
@@ -60,9 +41,9 @@ before(async () => {
 after(() => Promise.all([calm.destroy(), scaled.destroy()]));
 
 test('ingest scale-out - 1, then 2 instances (one killed with SIGKILL and restarted) while 20 agents publish: each agent\'s events once, in order, same stores', async () => {
-  await publishSession(calm);
+  await publishAll(calm);
   await scaled.start('ingest', {}, { instance: 'ingest-1' });
-  const publishing = publishSession(scaled, 400);
+  const publishing = publishAll(scaled, 400);
   await waitFor('some messages forwarded', async () => (await scaled.jsm.streams.info(scaled.names.eventsStream)).state.messages > 100, 30_000, 50);
   await scaled.start('ingest', {}, { instance: 'ingest-2' });
   await waitFor('two instances sharing', async () => {

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { publishEvents, redisDigest, TestStack, tradingSession, waitFor, warmDigest } from '@farmbrain/testing';
+import { publishSession, redisDigest, TestStack, tradingSession, waitFor, warmDigest } from '@farmbrain/testing';
 
 // The same trading session goes into two deployments: one runs undisturbed, the
 // other's tiering is killed with SIGKILL mid-stream (twice) and restarted.
@@ -9,18 +9,7 @@ const DECISIONS = session.flat().filter((e) => e.type === 'decision_made').lengt
 const calm = new TestStack();
 const crashy = new TestStack({ env: { FB_TIERING_BATCH: '16' } });
 
-async function publishSession(stack: TestStack): Promise<void> {
-  // Each agent's events in small messages, agents interleaved, as a fleet would.
-  const chunks = session.map((evs) => {
-    const out = [];
-    for (let i = 0; i < evs.length; i += 7) out.push(evs.slice(i, i + 7));
-    return out;
-  });
-  const rounds = Math.max(...chunks.map((c) => c.length));
-  for (let r = 0; r < rounds; r++) {
-    await Promise.all(chunks.map((c) => (c[r] ? publishEvents(stack.js, stack.names, c[r]!) : undefined)));
-  }
-}
+const publishAll = (stack: TestStack) => publishSession(stack.js, stack.names, session, { perMessage: 7 });
 
 before(async () => {
   await Promise.all([calm.connect(), crashy.connect()]);
@@ -32,8 +21,8 @@ before(async () => {
 after(() => Promise.all([calm.destroy(), crashy.destroy()]));
 
 test('tiering - SIGKILL mid-stream loses nothing and applies nothing twice', async () => {
-  await publishSession(calm);
-  const publishing = publishSession(crashy);
+  await publishAll(calm);
+  const publishing = publishAll(crashy);
 
   // Kill while batches are being applied, twice, and restart each time.
   for (const threshold of [0.25, 0.6]) {

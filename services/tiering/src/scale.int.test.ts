@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kvm } from '@nats-io/kv';
 import { leaseKey, type LeaseRecord } from '@farmbrain/projection';
-import { publishEvents, redisDigest, TestStack, tradingSession, waitFor, warmDigest } from '@farmbrain/testing';
+import { publishSession, redisDigest, TestStack, tradingSession, waitFor, warmDigest } from '@farmbrain/testing';
 
 // The same trading session (20 agents) goes into two deployments: one with a single tiering instance,
 // undisturbed; the other scales tiering while the agents publish: 1 instance, then 3, then 2 (one of
@@ -15,29 +15,11 @@ const env = { FB_LEASE_TTL_MS: '3000', FB_TIERING_BATCH: '16' };
 const calm = new TestStack({ partitions: PARTITIONS });
 const scaled = new TestStack({ partitions: PARTITIONS, env });
 
-async function publishSession(stack: TestStack, pauseMs = 0): Promise<void> {
-  const chunks = session.map((evs) => {
-    const out = [];
-    for (let i = 0; i < evs.length; i += 6) out.push(evs.slice(i, i + 6));
-    return out;
-  });
-  const rounds = Math.max(...chunks.map((c) => c.length));
-  for (let r = 0; r < rounds; r++) {
-    await Promise.all(chunks.map((c) => (c[r] ? publishEvents(stack.js, stack.names, c[r]!) : undefined)));
-    if (pauseMs) await new Promise((res) => setTimeout(res, pauseMs));
-  }
-}
+const publishAll = (stack: TestStack, pauseMs = 0) => publishSession(stack.js, stack.names, session, { perMessage: 6, pauseMs });
 
 const decisions = async (s: TestStack) => (await s.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM decisions').catch(() => undefined))?.rows[0]?.n ?? 0;
 
-/** Which instance owns each partition now, by the lease bucket. */
-async function owners(s: TestStack): Promise<(string | undefined)[]> {
-  const kv = await new Kvm(s.nc).open(s.names.leaseBucket);
-  return Promise.all(Array.from({ length: PARTITIONS }, async (_, p) => {
-    const e = await kv.get(leaseKey('tiering_v1', p));
-    return e?.operation === 'PUT' ? e.json<LeaseRecord>().owner : undefined;
-  }));
-}
+const owners = (s: TestStack) => s.leaseOwners('tiering_v1');
 
 /** For every agent, its decisions in canonical (application) order carry ascending producer sequences. */
 async function assertProducerOrder(s: TestStack): Promise<void> {
@@ -58,11 +40,11 @@ before(async () => {
 after(() => Promise.all([calm.destroy(), scaled.destroy()]));
 
 test('tiering scale-out - 1, then 3, then 2 instances (one killed with SIGKILL) while 20 agents publish: nothing lost, nothing applied twice, same stores as one undisturbed instance', async () => {
-  await publishSession(calm);
+  await publishAll(calm);
   await scaled.start('tiering', {}, { instance: 'tiering-1' });
   assert.deepEqual(new Set(await owners(scaled)), new Set(['tiering-1']), 'alone, one instance owns every partition');
   // Paced over about 25 s, so the scaling happens while the agents publish.
-  const publishing = publishSession(scaled, 600);
+  const publishing = publishAll(scaled, 600);
 
   await waitFor('some decisions applied by one instance', async () => (await decisions(scaled)) > DECISIONS * 0.15, 60_000, 20);
   await scaled.start('tiering', {}, { instance: 'tiering-2' });

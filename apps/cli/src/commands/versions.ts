@@ -62,9 +62,14 @@ export async function rebuildCommand(service: string, a: RebuildArgs, cfg: CliCo
     const progress = progressReporter({ label: `rebuild ${a.as}`, json: a.json, tty: Boolean(process.stdout.isTTY) && !a.json, io });
     let noInstanceSince = Date.now();
     let hinted = false;
+    /** When the first instance took up the version: applying starts (the time before is the instances noticing it). */
+    let applyingSince: number | undefined;
     for (;;) {
       const lag = await groupLag(jsm, n.eventsStream, durableOf(n, a.as), n.partitions);
-      if (lag.running > 0) noInstanceSince = Date.now();
+      if (lag.running > 0) {
+        noInstanceSince = Date.now();
+        applyingSince ??= performance.now();
+      }
       else if (!hinted && Date.now() - noInstanceSince > 15_000) {
         hinted = true;
         io.err(`farmbrain: no ${svc} instance has taken up ${a.as} yet: is one running in namespace ${n.namespace}? (farmbrain start, or npm start)\n`);
@@ -73,12 +78,14 @@ export async function rebuildCommand(service: string, a: RebuildArgs, cfg: CliCo
       if (caughtUp(lag)) break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    const seconds = (performance.now() - t0) / 1000;
+    const end = performance.now();
+    const seconds = (end - t0) / 1000;
+    const applySeconds = (end - (applyingSince ?? t0)) / 1000;
     const last = await groupLag(jsm, n.eventsStream, durableOf(n, a.as), n.partitions);
     progress.done();
-    const summary = { version: a.as, schema: v.schema, redisPrefix: v.redisPrefix, messages: last.messages, seconds, messagesPerSecond: last.messages / seconds, live: reg.live };
+    const summary = { version: a.as, schema: v.schema, redisPrefix: v.redisPrefix, messages: last.messages, seconds, applySeconds, messagesPerSecond: last.messages / applySeconds, live: reg.live };
     io.out(a.json ? `${JSON.stringify(summary)}\n`
-      : `${a.as} caught up with the log: ${last.messages.toLocaleString()} messages in ${seconds.toFixed(1)} s (${Math.round(summary.messagesPerSecond).toLocaleString()}/s). `
+      : `${a.as} caught up with the log: ${last.messages.toLocaleString()} messages in ${applySeconds.toFixed(1)} s of applying (${Math.round(summary.messagesPerSecond).toLocaleString()}/s; ${seconds.toFixed(1)} s in all). `
         + `Readers still use ${reg.live}; move them with: farmbrain switch ${svc} ${a.as}\n`);
     return 0;
   });

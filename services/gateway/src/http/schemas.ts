@@ -96,10 +96,13 @@ const ERROR_MEANING: Record<number, string> = {
   503: 'POSTGRES_UNAVAILABLE, REDIS_UNAVAILABLE, NATS_UNAVAILABLE, PUBLISH_FAILED, CONSISTENCY_TIMEOUT or SERVICE_UNAVAILABLE: retry shortly',
 };
 
-/** Response schemas for error statuses: `{ 400: ErrorBody, ... }`, each described; 500 is always included. */
-export function errorResponses(...statuses: number[]): Record<number, TSchema> {
-  const out: Record<number, TSchema> = {};
-  for (const s of [...new Set([...statuses, 500])].sort()) out[s] = { ...ErrorBody, description: ERROR_MEANING[s] ?? 'an error' } as TSchema;
+/**
+ * Response schemas for error statuses: `{ 400: ErrorBody, ... }`, each described; 500 is always included.
+ * Typed per status, so a route's reply type (the TypeBox provider's union of its response schemas) stays exact.
+ */
+export function errorResponses<const S extends number>(...statuses: S[]): Record<S | 500, typeof ErrorBody> {
+  const out: Record<number, typeof ErrorBody> = {};
+  for (const s of [...new Set<number>([...statuses, 500])].sort()) out[s] = Object.assign({}, ErrorBody, { description: ERROR_MEANING[s] ?? 'an error' });
   return out;
 }
 

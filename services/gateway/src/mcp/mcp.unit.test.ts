@@ -1,4 +1,4 @@
-// MCP wiring only: a fastify app with registerMcp and an in-test MemoryApi,
+// MCP wiring only: a fastify app with the mcpRoutes plugin and an in-test MemoryApi,
 // driven by the official SDK client over real HTTP. The end-to-end test with
 // NATS/Postgres lives with the integration tests.
 import { after, before, test } from 'node:test';
@@ -13,7 +13,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { FarmbrainError } from '@farmbrain/contracts';
 import { createLogger } from '@farmbrain/platform';
 import type { DecisionContext, MemoryApi, RecallResponse, SimilarDecisionsResponse, WriteResult } from '../memory/types.js';
-import { registerMcp } from './mcpServer.js';
+import { mcpRoutes } from '../routes/mcp.js';
 
 interface Call { method: keyof MemoryApi; agentId: string; args: unknown[] }
 
@@ -65,7 +65,7 @@ const clients: Client[] = [];
 
 before(async () => {
   await app.register(swagger, { openapi: { info: { title: 't', version: '0' } } });
-  registerMcp(app, fake.api, { log: app.log });
+  await app.register(mcpRoutes, { memory: fake.api, log: app.log });
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = new URL(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/mcp`);
 });

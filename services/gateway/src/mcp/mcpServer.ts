@@ -1,44 +1,15 @@
 /**
- * The memory API as an MCP server (Model Context Protocol, Streamable HTTP),
- * so LLM trading agents can use their memory as tools.
- *
- * Stateless: every POST /mcp gets a fresh McpServer + transport (no session
- * ids, nothing kept between requests), which scales out like the REST routes.
- * GET (server-initiated SSE stream) and DELETE (session end) answer 405, as
- * the SDK prescribes for stateless servers.
- *
- * Identity: the agent is the `Fb-Agent-Id` request header, never a tool
- * argument: a model could otherwise pass any id and read another agent's
- * private memories. The header is taken at face value here; real deployments
- * must put an authenticating proxy (mTLS / JWT validation that sets
- * Fb-Agent-Id from the verified identity and strips any client-supplied one)
- * in front of the gateway. Authentication proper is a later issue.
+ * The memory API as an MCP server (Model Context Protocol): the four tools an
+ * LLM trading agent uses its memory with, bound to one agent. routes/mcp.ts
+ * mounts it on POST /mcp (statelessly, one server per request) and says who
+ * the agent is.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
-import { AGENT_ID_PATTERN, FarmbrainError, MEMORY_KINDS, SCOPES } from '@farmbrain/contracts';
+import { FarmbrainError, MEMORY_KINDS, SCOPES } from '@farmbrain/contracts';
 import type { Logger } from '@farmbrain/platform';
 import type { MemoryApi, RecallResponse, SimilarDecisionsResponse, WriteResult } from '../memory/types.js';
-
-/** The header that names the calling agent (lower case, as node presents it). */
-export const AGENT_ID_HEADER = 'fb-agent-id';
-export const MCP_PATH = '/mcp';
-
-export interface McpOptions {
-  log: Logger;
-}
-
-/**
- * Any fastify instance on node's http server, whatever its logger and type
- * provider (the gateway's app uses pino's Logger and the TypeBox provider,
- * which plain `FastifyInstance` does not accept).
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyFastifyInstance = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, any, any>;
 
 // ---------------------------------------------------------------------------
 // Tool input schemas. Strict objects: unknown arguments (an `agentId`, say) are
@@ -213,55 +184,4 @@ export function createMcpServer(api: MemoryApi, agentId: string, log: Logger): M
   }, (a) => call('decision_context', () => api.decisionContext(agentId, a.decisionId)));
 
   return server;
-}
-
-const rpcError = (reply: FastifyReply, status: number, message: string, id: unknown = null) =>
-  reply.status(status).header('content-type', 'application/json').send({ jsonrpc: '2.0', error: { code: -32000, message }, id });
-
-/** The JSON-RPC id of a single request body, for error replies; null for batches and notifications. */
-const rpcIdOf = (body: unknown): string | number | null => {
-  const id = body && typeof body === 'object' && !Array.isArray(body) ? (body as { id?: unknown }).id : undefined;
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
-};
-
-/**
- * Mounts POST/GET/DELETE /mcp (hidden from the OpenAPI document).
- * Call after registering @fastify/swagger and before `app.ready()`/`listen()`.
- */
-export function registerMcp(app: AnyFastifyInstance, api: MemoryApi, opts: McpOptions): void {
-  const log = opts.log;
-
-  app.post(MCP_PATH, { schema: { hide: true } }, async (req: FastifyRequest, reply: FastifyReply) => {
-    const header = req.headers[AGENT_ID_HEADER];
-    const agentId = typeof header === 'string' ? header : undefined;
-    if (agentId === undefined || !AGENT_ID_PATTERN.test(agentId)) {
-      const why = agentId === undefined ? (Array.isArray(header) ? 'is repeated' : 'is missing') : 'is not a valid agent id';
-      return rpcError(reply, 401, `Unauthorized: the Fb-Agent-Id header ${why}. Set the HTTP header Fb-Agent-Id to your agent id (${AGENT_ID_PATTERN.source}) on every request to ${MCP_PATH}.`, rpcIdOf(req.body));
-    }
-
-    const server = createMcpServer(api, agentId, log);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    reply.hijack(); // the transport writes reply.raw itself
-    reply.raw.on('close', () => {
-      void transport.close();
-      void server.close();
-    });
-    try {
-      await server.connect(transport);
-      await transport.handleRequest(req.raw, reply.raw, req.body);
-    } catch (err) {
-      log.error({ err, agentId }, 'mcp request failed');
-      if (!reply.raw.headersSent) {
-        reply.raw.writeHead(500, { 'content-type': 'application/json' });
-        reply.raw.end(json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal server error; see the gateway log' }, id: rpcIdOf(req.body) }));
-      } else if (!reply.raw.writableEnded) {
-        reply.raw.end();
-      }
-    }
-  });
-
-  const notAllowed = async (_req: FastifyRequest, reply: FastifyReply) =>
-    rpcError(reply.header('allow', 'POST'), 405, 'Method not allowed: this MCP server is stateless; send JSON-RPC messages with POST /mcp.');
-  app.get(MCP_PATH, { schema: { hide: true } }, notAllowed);
-  app.delete(MCP_PATH, { schema: { hide: true } }, notAllowed);
 }

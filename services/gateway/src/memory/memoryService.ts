@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import {
   consistencyTokenOf,
   FarmbrainError,
+  parseInstant,
   partitionOf,
   readableOwnerKeys,
   SCOPES,
@@ -16,7 +17,6 @@ import {
 import { normalize, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
 import type { AgentDirectory } from '../read/agentDirectory.js';
 import type { EventWriter } from '../write/eventsIn.js';
-import type { IndexSync } from './indexSync.js';
 import { similarDecisions } from './outcomes.js';
 import { decisionContext } from './provenance.js';
 import type {
@@ -34,7 +34,7 @@ import type {
   SimilarDecisionsResponse,
   WriteResult,
 } from './types.js';
-import { dot, type VectorFilter, type VectorIndex } from './vectorIndex.js';
+import { allWords, dot, orQuery, type IndexSync, type VectorFilter, type VectorIndex } from '@farmbrain/recall';
 
 export interface MemoryServiceDeps {
   pool: Pool;
@@ -62,27 +62,8 @@ const DEFAULT_WEIGHTS = { vector: 1, text: 1, recency: 0.3, importance: 0.3 };
 
 const invalid = (message: string) => new FarmbrainError('INVALID_REQUEST', message);
 
-/** Epoch ms from epoch ms or an ISO string; undefined stays undefined. */
-export function toMillis(name: string, v: number | string | null | undefined): number | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  const ms = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(ms) || ms < 0) throw invalid(`${name}='${String(v)}' is not a time: use epoch milliseconds or an ISO 8601 date-time`);
-  return ms;
-}
-
-const queryWords = (text: string): string[] => [...new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])].slice(0, 32);
-
-/** Words of a free-text query as an OR tsquery: relevance counts any overlap, ranked by coverage. */
-export function orQuery(text: string): string | undefined {
-  const words = queryWords(text);
-  return words.length === 0 ? undefined : words.join(' | ');
-}
-
-/** The same words as an AND tsquery: what a text-only candidate must match. */
-export function allWords(text: string): string | undefined {
-  const words = queryWords(text);
-  return words.length === 0 ? undefined : words.join(' & ');
-}
+/** Epoch ms of a time input (epoch ms or ISO, checked by the contract's parseInstant); undefined stays undefined. */
+const toMillis = (name: string, v: number | string | null | undefined): number | undefined => parseInstant(name, v)?.getTime();
 
 
 /** The recall filters, as SQL over $3..$8 (kinds, all tags, any tags, since, until, min importance). */

@@ -1,4 +1,4 @@
-import { FarmbrainError } from '@farmbrain/contracts';
+import { FarmbrainError, parseInstant } from '@farmbrain/contracts';
 import type { Pool } from '@farmbrain/platform';
 import type { DecisionOutcome, OutcomeStats, SimilarDecision, SimilarDecisionsRequest, SimilarDecisionsResponse } from './types.js';
 
@@ -173,12 +173,4 @@ function checkK(v: unknown): number {
   if (v === undefined) return DEFAULT_K;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_K) return invalid(`k must be an integer from 1 to ${MAX_K}; got ${String(v)}`);
   return v;
-}
-
-/** Epoch milliseconds (number or digit string) or an ISO 8601 date-time; undefined when absent. */
-export function parseInstant(name: string, v: number | string | undefined): Date | undefined {
-  if (v === undefined || v === '') return undefined;
-  const d = typeof v === 'number' ? new Date(v) : typeof v === 'string' ? new Date(/^\d+$/.test(v) ? Number(v) : v) : new Date(NaN);
-  if (Number.isNaN(d.getTime())) invalid(`${name}=${JSON.stringify(v)} is not a time: use epoch milliseconds or an ISO 8601 date-time`);
-  return d;
 }

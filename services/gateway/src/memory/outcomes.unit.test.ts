@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FarmbrainError } from '@farmbrain/contracts';
-import { outcomeStats, parseInstant, similarDecisionsQuery } from './outcomes.js';
+import { outcomeStats, similarDecisionsQuery } from './outcomes.js';
 import type { DecisionOutcome } from './types.js';
 
 const closed = (realizedPnl: number, holdingMs = 1000): { outcome: DecisionOutcome } => ({
@@ -67,11 +67,4 @@ test('similarDecisions request validation - INVALID_REQUEST for bad k, situation
   assert.ok(q);
   assert.equal(q.values.at(-1), 200);
   assert.equal(similarDecisionsQuery(['a'], { situation: [0] })!.values.at(-1), 10);
-});
-
-test('parseInstant - epoch ms as number or digits, ISO strings', () => {
-  assert.equal(parseInstant('t', 1_700_000_000_000)!.getTime(), 1_700_000_000_000);
-  assert.equal(parseInstant('t', '1700000000000')!.getTime(), 1_700_000_000_000);
-  assert.equal(parseInstant('t', '2023-11-14T22:13:20.000Z')!.getTime(), 1_700_000_000_000);
-  assert.equal(parseInstant('t', undefined), undefined);
 });

@@ -35,8 +35,9 @@ export type {
 /** What the HTTP routes and the MCP tools call. */
 export interface MemoryApi {
   remember(agentId: string, input: RememberInput): Promise<WriteResult>;
-  update(agentId: string, memoryId: string, patch: MemoryPatch): Promise<WriteResult>;
-  forget(agentId: string, memoryId: string, reason?: string): Promise<WriteResult>;
+  /** `consistency`: read-your-writes, the update waits until that write is applied (as a read does). */
+  update(agentId: string, memoryId: string, patch: MemoryPatch & { consistency?: ConsistencyToken }): Promise<WriteResult>;
+  forget(agentId: string, memoryId: string, reason?: string, consistency?: ConsistencyToken): Promise<WriteResult>;
   recall(agentId: string, req: RecallRequest): Promise<RecallResponse>;
   similarDecisions(agentId: string, req: SimilarDecisionsRequest): Promise<SimilarDecisionsResponse>;
   decisionContext(agentId: string, decisionId: string, consistency?: ConsistencyToken): Promise<DecisionContext>;

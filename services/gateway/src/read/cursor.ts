@@ -32,17 +32,3 @@ export function decodeCursor(s: string | undefined): Cursor | undefined {
   }
   throw new FarmbrainError('INVALID_CURSOR', 'cursor is not one this API returned; pass the nextCursor of the previous page unchanged');
 }
-
-/**
- * Accepts an ISO date-time or epoch milliseconds, from 1970 to the year 9999
- * (what every store can compare with).
- */
-export function parseTime(name: string, s: string | undefined): Date | undefined {
-  if (s === undefined || s === '') return undefined;
-  const d = /^\d+$/.test(s) ? new Date(Number(s)) : new Date(s);
-  const ms = d.getTime();
-  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME_MS) {
-    throw new FarmbrainError('BAD_REQUEST', `${name}='${s}' is not a time from 1970 to 9999: use an ISO 8601 date-time or epoch milliseconds (0 to ${MAX_TIME_MS})`);
-  }
-  return d;
-}

@@ -1,8 +1,9 @@
+import { parseInstant } from '@farmbrain/contracts';
 import type { Pool } from '@farmbrain/platform';
 import { agentSummary, checkpointOut, decisionOut, memoryOut, MEMORY_COLUMNS, positionOut, tradeOut, type AgentRow, type AgentSummary } from '@farmbrain/store';
 import type { AgentDirectory } from './agentDirectory.js';
 import type { AgentState, AgentStateReader } from './agentState.js';
-import { decodeCursor, encodeCursor, parseTime } from './cursor.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 
 export interface PageQuery {
   from?: string;
@@ -55,8 +56,8 @@ export class ReadStore {
       args.push(v);
       conds.push(sql(`$${args.length}`));
     };
-    const from = parseTime('from', q.from);
-    const to = parseTime('to', q.to);
+    const from = parseInstant('from', q.from, 'BAD_REQUEST');
+    const to = parseInstant('to', q.to, 'BAD_REQUEST');
     if (from) add((p) => `${l.timeCol} >= ${p}`, from);
     if (to) add((p) => `${l.timeCol} < ${p}`, to);
     if (q.symbol) add((p) => `symbol = ${p}`, q.symbol);

@@ -3,19 +3,20 @@ import Value from 'typebox/value';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { DependencyUnavailableError, isConnectionFailure } from '@farmbrain/platform';
 import {
+  batchesOf,
+  batchMessage,
+  buildEnvelope,
   describeRule,
   encodeEvent,
   EVENT_TYPES,
   FarmbrainError,
-  batchMsgId,
-  frameBatch,
   HybridSequence,
+  instantMs,
   newEventId,
   PAYLOAD_DEFAULTS,
   PAYLOAD_RULES,
-  withDefaults,
-  SCHEMA_VERSION,
   validateEvent,
+  type EnvelopeInput,
   type EventLimits,
   type Rule,
   type EventType,
@@ -153,21 +154,11 @@ export class EventWriter {
         }
         return;
       }
-      const data = withDefaults(e.type, e.data) as unknown as Record<string, unknown>;
+      const data = { ...e.data };
       if (e.type === 'checkpoint_saved') data.state = new Uint8Array(Buffer.from(String(e.data.state), 'base64'));
       if (e.type === 'memory_stored' && !data.memoryId) data.memoryId = newEventId();
-      const occurredAt = e.occurredAt === undefined ? now : typeof e.occurredAt === 'number' ? e.occurredAt : Date.parse(e.occurredAt);
-      const ev = {
-        eventId: e.eventId ?? newEventId(),
-        agentId: e.agentId,
-        producerSeq: e.producerSeq ?? this.#seq.next(),
-        occurredAt,
-        correlationId: e.correlationId ?? '',
-        causationId: e.causationId ?? '',
-        schemaVersion: SCHEMA_VERSION,
-        type: e.type,
-        data,
-      } as unknown as FarmEvent;
+      // A time that is not one (NaN) or out of range is validateEvent's to report, as for any field.
+      const ev: FarmEvent = buildEnvelope({ ...e, data: data as EnvelopeInput['data'], occurredAt: instantMs(e.occurredAt) }, { seq: this.#seq, now: () => now });
       const found = validateEvent(ev, { limits: this.limits, now, encodedBytes: encodeEvent(ev).byteLength });
       if (found.length > 0) issues.push(...found.map((i) => ({ ...i, index })));
       else out.push(ev);
@@ -187,11 +178,11 @@ export class EventWriter {
     const acks = new Map<string, { seq: number; duplicate: boolean }>();
     try {
       await Promise.all([...byAgent].map(async ([agentId, evs]) => {
-        // Messages of at most MAX_MESSAGE_BYTES (below NATS' max_payload), one after another to keep order.
-        for (const chunk of chunkBySize(evs.map((e) => ({ e, bytes: encodeEvent(e) })))) {
-          const msgID = batchMsgId(chunk.map((c) => c.e));
-          const ack = await this.js.publish(this.names.ingressSubject(agentId), frameBatch(chunk.map((c) => c.bytes)), { msgID });
-          for (const { e } of chunk) acks.set(e.eventId, { seq: ack.seq, duplicate: ack.duplicate });
+        // Messages within DEFAULT_BATCH_LIMITS (below NATS' max_payload), one after another to keep order.
+        for (const batch of batchesOf(evs.map((event) => ({ event, bytes: encodeEvent(event) })))) {
+          const { body, msgId } = batchMessage(batch);
+          const ack = await this.js.publish(this.names.ingressSubject(agentId), body, { msgID: msgId });
+          for (const { event } of batch) acks.set(event.eventId, { seq: ack.seq, duplicate: ack.duplicate });
         }
       }));
     } catch (err) {
@@ -202,24 +193,4 @@ export class EventWriter {
     }
     return events.map((e) => ({ eventId: e.eventId, agentId: e.agentId, producerSeq: e.producerSeq, streamSeq: acks.get(e.eventId)!.seq, duplicate: acks.get(e.eventId)!.duplicate }));
   }
-}
-
-const MAX_MESSAGE_BYTES = 512 * 1024;
-const MAX_MESSAGE_EVENTS = 256;
-
-function chunkBySize<T extends { bytes: Uint8Array }>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  let cur: T[] = [];
-  let size = 0;
-  for (const it of items) {
-    if (cur.length > 0 && (size + it.bytes.byteLength + 8 > MAX_MESSAGE_BYTES || cur.length >= MAX_MESSAGE_EVENTS)) {
-      out.push(cur);
-      cur = [];
-      size = 0;
-    }
-    cur.push(it);
-    size += it.bytes.byteLength + 8;
-  }
-  if (cur.length > 0) out.push(cur);
-  return out;
 }

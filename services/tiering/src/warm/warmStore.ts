@@ -1,4 +1,4 @@
-import type { EventOf, FarmEvent } from '@farmbrain/contracts';
+import { memoryDocument, type EventOf, type FarmEvent } from '@farmbrain/contracts';
 import { normalize, toBytes, type Pool, type PoolClient } from '@farmbrain/platform';
 import { evolvePositions, type PositionEvent, type PositionRow } from './positions.js';
 
@@ -46,9 +46,6 @@ export function textsToEmbed(events: readonly FarmEvent[]): { eventId: string; t
   }
   return out;
 }
-
-/** What gets embedded for a memory: its text, then its tags (they carry symbols and regimes). */
-export const memoryDocument = (text: string, tags: readonly string[]): string => (tags.length > 0 ? `${text}\n${tags.join(' ')}` : text);
 
 const ofType = <T extends FarmEvent['type']>(events: readonly SeqEvent[], t: T) =>
   events.filter((e): e is EventOf<T> & { streamSeq: number } => e.type === t);

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AgentId, Enum, errorResponses, Id, IntQuery, Nullable, Page } from '../http/schemas.js';
-import type { DeadLetterQuery, DeadLetterStore } from './deadLetterStore.js';
+import type { DeadLetterStore } from '../deadLetters/deadLetterStore.js';
 
 const DeadLetter = Type.Object({
   id: Type.String({ description: "p:<n> (a projection's) or i:<seq> (ingest's)" }),
@@ -26,14 +27,20 @@ const Replayed = Type.Object({
 
 const DeadLetterId = Id(40, { description: 'p:<n> (a projection dead letter) or i:<n> (an ingest dead letter), as listed' });
 
-interface Routable {
-  get: (...a: never[]) => unknown;
-}
+/** What the dead-letter routes use of the DeadLetterStore. */
+export type DeadLetters = Pick<DeadLetterStore, 'list' | 'get' | 'replay'>;
+
+export type DeadLetterRoutesOptions = {
+  /**
+   * Called at request time, never at registration: the gateway passes a proxy that resolves to the live
+   * projection version's store at each property access (live/following.ts), so `deadLetters.method(...)`
+   * is called inside each handler and no method of it is kept.
+   */
+  deadLetters: DeadLetters;
+};
 
 /** Dead letters: list them (ingest's and the projections'), show one, and replay one after a fix. */
-export function registerDeadLetterRoutes<A extends Routable>(appIn: A, store: DeadLetterStore): void {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const app = appIn as any;
+export const deadLetterRoutes: FastifyPluginAsyncTypebox<DeadLetterRoutesOptions> = async (app, { deadLetters }) => {
   app.get('/v1/dead-letters', {
     schema: {
       tags: ['ops'], summary: 'Dead letters: events ingest rejected, or a projection could not apply or skipped on purpose',
@@ -48,7 +55,7 @@ export function registerDeadLetterRoutes<A extends Routable>(appIn: A, store: De
       }, { additionalProperties: false }),
       response: { 200: Page(DeadLetter), ...errorResponses(400, 503) },
     },
-  }, async (req: { query: DeadLetterQuery }) => store.list(req.query));
+  }, async (req) => deadLetters.list(req.query));
 
   app.get('/v1/dead-letters/:id', {
     schema: {
@@ -57,7 +64,7 @@ export function registerDeadLetterRoutes<A extends Routable>(appIn: A, store: De
       params: Type.Object({ id: DeadLetterId }),
       response: { 200: DeadLetter, ...errorResponses(400, 404, 503) },
     },
-  }, async (req: { params: { id: string } }) => store.get(req.params.id));
+  }, async (req) => deadLetters.get(req.params.id));
 
   app.post('/v1/dead-letters/:id/replay', {
     schema: {
@@ -71,6 +78,6 @@ export function registerDeadLetterRoutes<A extends Routable>(appIn: A, store: De
       params: Type.Object({ id: DeadLetterId }),
       response: { 202: Replayed, ...errorResponses(400, 404, 409, 503) },
     },
-  }, async (req: { params: { id: string } }, reply: { status(n: number): { send(b: unknown): unknown } }) =>
-    reply.status(202).send(await store.replay(req.params.id)));
-}
+  }, async (req, reply) =>
+    reply.status(202).send(await deadLetters.replay(req.params.id)));
+};

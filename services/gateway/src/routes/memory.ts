@@ -1,8 +1,9 @@
 import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { MEMORY_KINDS, SCOPES, SITUATION_BOUND } from '@farmbrain/contracts';
 import * as R from '../http/responses.js';
 import { AgentId, Enum, errorResponses, Id, Int, Num, Text, TimeIn, Token, Vector } from '../http/schemas.js';
-import type { MemoryApi } from './types.js';
+import type { MemoryApi } from '../memory/types.js';
 
 const Tags = () => Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 });
 /** Tag filters: compared with stored tags in Postgres, so plain text. */
@@ -72,15 +73,17 @@ const SimilarBody = Type.Object({
   consistency: Type.Optional(Token()),
 }, { additionalProperties: false });
 
-interface Routable {
-  post: (...a: never[]) => unknown;
-}
+export type MemoryRoutesOptions = {
+  /**
+   * Called at request time, never at registration: the gateway passes a proxy that resolves to the live
+   * projection version's memory API at each property access (live/following.ts), so `memory.method(...)`
+   * is called inside each handler and no method of it is kept.
+   */
+  memory: MemoryApi;
+};
 
 /** REST routes of the memory API (the MCP tools call the same MemoryApi). */
-export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryApi): void {
-  // The app's type provider makes per-route generics heavy to spell; the schemas below are the contract.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const app = appIn as any;
+export const memoryRoutes: FastifyPluginAsyncTypebox<MemoryRoutesOptions> = async (app, { memory }) => {
   const params = Type.Object({ agentId: AgentId });
   const memParams = Type.Object({ agentId: AgentId, memoryId: Id(128) });
 
@@ -91,16 +94,16 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
         + 'Pass the returned consistencyToken to a read to see this write (read-your-writes).',
       params, body: RememberBody, response: { 201: R.WriteResult, ...errorResponses(400, 403, 413, 503) },
     },
-  }, async (req: { params: { agentId: string }; body: Parameters<MemoryApi['remember']>[1] }, reply: { status(n: number): { send(b: unknown): unknown } }) =>
-    reply.status(201).send(await api.remember(req.params.agentId, req.body)));
+  }, async (req, reply) =>
+    reply.status(201).send(await memory.remember(req.params.agentId, req.body)));
 
   app.patch('/v1/agents/:agentId/memories/:memoryId', {
     schema: {
       tags: ['memories'], summary: 'Update a memory (memory_updated event; its version goes up, older versions stay readable)',
       params: memParams, body: PatchBody, response: { 200: R.WriteResult, ...errorResponses(400, 403, 404, 409, 413, 503) },
     },
-  }, async (req: { params: { agentId: string; memoryId: string }; body: Parameters<MemoryApi['update']>[2] & { consistency?: string } }) =>
-    api.update(req.params.agentId, req.params.memoryId, req.body));
+  }, async (req) =>
+    memory.update(req.params.agentId, req.params.memoryId, req.body));
 
   app.delete('/v1/agents/:agentId/memories/:memoryId', {
     schema: {
@@ -109,9 +112,8 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
       querystring: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1024 })), consistency: Type.Optional(Token()) }),
       response: { 200: R.WriteResult, ...errorResponses(400, 403, 404, 409, 503) },
     },
-  }, async (req: { params: { agentId: string; memoryId: string }; query: { reason?: string; consistency?: string } }) =>
-    (api as MemoryApi & { forget(a: string, m: string, r?: string, c?: string): Promise<unknown> })
-      .forget(req.params.agentId, req.params.memoryId, req.query.reason ?? '', req.query.consistency));
+  }, async (req) =>
+    memory.forget(req.params.agentId, req.params.memoryId, req.query.reason ?? '', req.query.consistency));
 
   app.post('/v1/agents/:agentId/recall', {
     schema: {
@@ -121,7 +123,7 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
         + 'for decision provenance. Without query and vector, returns the filtered memories ranked by recency and importance.',
       params, body: RecallBody, response: { 200: R.RecallResponse, ...errorResponses(400, 404, 413, 503) },
     },
-  }, async (req: { params: { agentId: string }; body: Parameters<MemoryApi['recall']>[1] }) => api.recall(req.params.agentId, req.body));
+  }, async (req) => memory.recall(req.params.agentId, req.body));
 
   app.post('/v1/agents/:agentId/recall/decisions', {
     schema: {
@@ -130,8 +132,8 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
         + 'holding time, plus win rate, mean and spread of P&L over the neighbours.',
       params, body: SimilarBody, response: { 200: R.SimilarDecisionsResponse, ...errorResponses(400, 404, 413, 503) },
     },
-  }, async (req: { params: { agentId: string }; body: Parameters<MemoryApi['similarDecisions']>[1] }) =>
-    api.similarDecisions(req.params.agentId, req.body));
+  }, async (req) =>
+    memory.similarDecisions(req.params.agentId, req.body));
 
   app.get('/v1/agents/:agentId/decisions/:decisionId/context', {
     schema: {
@@ -140,6 +142,6 @@ export function registerMemoryRoutes<A extends Routable>(appIn: A, api: MemoryAp
       querystring: Type.Object({ consistency: Type.Optional(Token()) }),
       response: { 200: R.DecisionContext, ...errorResponses(400, 404, 503) },
     },
-  }, async (req: { params: { agentId: string; decisionId: string }; query: { consistency?: string } }) =>
-    api.decisionContext(req.params.agentId, req.params.decisionId, req.query.consistency));
-}
+  }, async (req) =>
+    memory.decisionContext(req.params.agentId, req.params.decisionId, req.query.consistency));
+};

@@ -1,0 +1,4 @@
+export { VectorIndex, DEFAULT_TUNING, dot } from './vectorIndex.js';
+export type { MemoryMeta, VectorFilter, VectorHit, IndexTuning } from './vectorIndex.js';
+export { IndexSync, ConsistencyTimeoutError } from './indexSync.js';
+export { orQuery, allWords } from './textQuery.js';
