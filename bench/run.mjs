@@ -86,7 +86,7 @@ async function rebuildRate(stack) {
   });
   const r = JSON.parse(out.trim().split('\n').pop());
   // From the first instance taking the version up (the registry poll before that, up to 2 s, is not applying).
-  return { events, messages: r.messages, seconds: r.applySeconds, totalSeconds: r.seconds, eventsPerSec: events / r.applySeconds, messagesPerSec: r.messagesPerSecond };
+  return { events, eventsCountedByInstances: r.events, messages: r.messages, seconds: r.applySeconds, totalSeconds: r.seconds, eventsPerSec: events / r.applySeconds, messagesPerSec: r.messagesPerSecond };
 }
 
 async function latency(stack) {

@@ -14,6 +14,8 @@ export interface LeaseRecord {
   since: string;
   /** The last stream sequence the owner applied (status). */
   applied?: number;
+  /** Events the owner handled under this lease (progress: events/s). */
+  events?: number;
   lastError?: { message: string; at: string } | null;
 }
 
@@ -53,7 +55,7 @@ export interface LeaseHandlers {
    */
   stop(partition: number, why: 'released' | 'lost'): Promise<void>;
   /** Facts published with each renewal, for `farmbrain status`. */
-  report?(partition: number): Pick<LeaseRecord, 'applied' | 'lastError'>;
+  report?(partition: number): Pick<LeaseRecord, 'applied' | 'events' | 'lastError'>;
 }
 
 export interface PartitionLeasesOptions {

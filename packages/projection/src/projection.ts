@@ -120,7 +120,7 @@ export async function projectionSession<S, P>(projection: Projection<S, P>, deps
   return {
     startAfter,
     close: async () => projection.close?.(partition, state),
-    handle: async (msgs: readonly JsMsg[]): Promise<void> => {
+    handle: async (msgs: readonly JsMsg[]): Promise<number> => {
       const batch = decodeCanonical(msgs, partition, limits);
       const events = firstOfEach(batch.events);
       const mine = handles ? events.filter((e) => handles.has(e.type)) : events;
@@ -165,6 +165,7 @@ export async function projectionSession<S, P>(projection: Projection<S, P>, deps
       await projection.afterCommit?.(events, { ...ctx, checkpoint: applied });
       stats.batches += 1;
       stats.events += batch.events.length;
+      return batch.events.length;
     },
   };
 }

@@ -7,8 +7,11 @@ import { PartitionLeases, type LeaseRecord } from './leases.js';
 
 /** One partition, taken over by this instance: how it is applied. */
 export interface PartitionSession {
-  /** Applies a batch, in stream order; idempotent (after a crash the same messages come again). */
-  handle(msgs: readonly JsMsg[]): Promise<void>;
+  /**
+   * Applies a batch, in stream order; idempotent (after a crash the same messages come again). May
+   * resolve with how many events the batch held (status and progress count them; default: its messages).
+   */
+  handle(msgs: readonly JsMsg[]): Promise<number | void>;
   /** Delivery resumes after this stream sequence (the session's own checkpoint); default: the durable's ack floor. */
   startAfter?: number;
   /** Called once the partition stopped (drained or lost). */
@@ -49,6 +52,8 @@ interface Running {
   worker: PartitionWorker;
   session: PartitionSession;
   applied: number;
+  /** Events handled under this lease. */
+  events: number;
   lastError: LeaseRecord['lastError'];
 }
 
@@ -77,7 +82,7 @@ export class PartitionRunner {
         stop: (p, why) => this.#stop(p, why),
         report: (p) => {
           const r = this.#running.get(p);
-          return r ? { applied: r.applied, lastError: r.lastError } : {};
+          return r ? { applied: r.applied, events: r.events, lastError: r.lastError } : {};
         },
       },
     });
@@ -102,11 +107,12 @@ export class PartitionRunner {
     const session = await this.o.open(p, epoch);
     const spec = { stream: this.o.stream, durable: this.o.durable(p), filterSubject: this.o.filterSubject(p) };
     await provisionDurable(jsm, spec, session.startAfter);
-    const run: Running = { worker: undefined as unknown as PartitionWorker, session, applied: session.startAfter ?? 0, lastError: null };
+    const run: Running = { worker: undefined as unknown as PartitionWorker, session, applied: session.startAfter ?? 0, events: 0, lastError: null };
     const handle = async (msgs: readonly JsMsg[]): Promise<void> => {
       if (!this.leases.valid(p)) throw this.#lost(p, new LeaseLostError(p));
       try {
-        await session.handle(msgs);
+        const events = await session.handle(msgs);
+        run.events += typeof events === 'number' ? events : msgs.length;
         run.lastError = null;
       } catch (err) {
         run.lastError = { message: String((err as Error)?.message ?? err).slice(0, 500), at: new Date().toISOString() };

@@ -14,6 +14,7 @@ import { ProjectionRegistry, type ProjectionVersion } from '@farmbrain/projectio
 import type { CliConfig } from '../config.js';
 import { CliError } from '../errors.js';
 import type { DropArgs, Io, RebuildArgs, SwitchArgs } from '../program.js';
+import { EventCount } from '../versions/eventCount.js';
 import { progressReporter } from '../versions/progress.js';
 import { caughtUp, groupLag } from '../versions/lag.js';
 import { deleteDurables, deleteHotKeys, dropSchema } from '../versions/versionStores.js';
@@ -51,7 +52,7 @@ const durableOf = (n: Names, v: string) => (p: number) => n.durable(consumerGrou
 
 export async function rebuildCommand(service: string, a: RebuildArgs, cfg: CliConfig, io: Io): Promise<number> {
   const svc = serviceOf(service);
-  return withCtx(cfg, async ({ n, jsm, registry, firstVersion }) => {
+  return withCtx(cfg, async ({ n, nc, jsm, registry, firstVersion }) => {
     const reg = await registry.add(svc, firstVersion, a.as);
     const v = reg.versions[a.as]!;
     if (!a.wait) {
@@ -59,6 +60,7 @@ export async function rebuildCommand(service: string, a: RebuildArgs, cfg: CliCo
       return 0;
     }
     const t0 = performance.now();
+    const counted = new EventCount(await new Kvm(nc).open(n.leaseBucket).catch(() => undefined), consumerGroup(a.as), n.partitions);
     const progress = progressReporter({ label: `rebuild ${a.as}`, json: a.json, tty: Boolean(process.stdout.isTTY) && !a.json, io });
     let noInstanceSince = Date.now();
     let hinted = false;
@@ -74,7 +76,7 @@ export async function rebuildCommand(service: string, a: RebuildArgs, cfg: CliCo
         hinted = true;
         io.err(`farmbrain: no ${svc} instance has taken up ${a.as} yet: is one running in namespace ${n.namespace}? (farmbrain start, or npm start)\n`);
       }
-      progress.update(lag);
+      progress.update(lag, await counted.read());
       if (caughtUp(lag)) break;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -82,10 +84,21 @@ export async function rebuildCommand(service: string, a: RebuildArgs, cfg: CliCo
     const seconds = (end - t0) / 1000;
     const applySeconds = (end - (applyingSince ?? t0)) / 1000;
     const last = await groupLag(jsm, n.eventsStream, durableOf(n, a.as), n.partitions);
+    // The instances publish their counts with each lease renewal (every third of the TTL): wait for the last one.
+    const deadline = Date.now() + 5000;
+    let events = await counted.read();
+    for (let prev = -1; events !== prev && Date.now() < deadline; ) {
+      prev = events;
+      await new Promise((r) => setTimeout(r, 2100));
+      events = await counted.read();
+    }
     progress.done();
-    const summary = { version: a.as, schema: v.schema, redisPrefix: v.redisPrefix, messages: last.messages, seconds, applySeconds, messagesPerSecond: last.messages / applySeconds, live: reg.live };
+    const summary = {
+      version: a.as, schema: v.schema, redisPrefix: v.redisPrefix, messages: last.messages, events, seconds, applySeconds,
+      messagesPerSecond: last.messages / applySeconds, eventsPerSecond: events / applySeconds, live: reg.live,
+    };
     io.out(a.json ? `${JSON.stringify(summary)}\n`
-      : `${a.as} caught up with the log: ${last.messages.toLocaleString()} messages in ${applySeconds.toFixed(1)} s of applying (${Math.round(summary.messagesPerSecond).toLocaleString()}/s; ${seconds.toFixed(1)} s in all). `
+      : `${a.as} caught up with the log: ${last.messages.toLocaleString()} messages, ${events.toLocaleString()} events in ${applySeconds.toFixed(1)} s of applying (${Math.round(summary.eventsPerSecond).toLocaleString()} events/s; ${seconds.toFixed(1)} s in all). `
         + `Readers still use ${reg.live}; move them with: farmbrain switch ${svc} ${a.as}\n`);
     return 0;
   });

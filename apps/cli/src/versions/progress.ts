@@ -7,7 +7,8 @@ import type { Io } from '../program.js';
 import type { GroupLag } from './lag.js';
 
 export interface ProgressReporter {
-  update(l: GroupLag): void;
+  /** `events`: events applied since the rebuild started (from the instances' lease records). */
+  update(l: GroupLag, events: number): void;
   done(): void;
 }
 
@@ -16,20 +17,20 @@ export function progressReporter(o: { label: string; json: boolean; tty: boolean
   if (o.json) return { update: () => undefined, done: () => undefined };
   if (o.tty) {
     const bar = new cliProgress.SingleBar({
-      format: `${o.label} [{bar}] {percentage}% | {value}/{total} messages | {rate}/s | ETA {eta_formatted}`,
+      format: `${o.label} [{bar}] {percentage}% | {value}/{total} messages | {events} events, {rate} events/s | ETA {eta_formatted}`,
       hideCursor: true, etaBuffer: 20, fps: 5,
     }, cliProgress.Presets.shades_classic);
     let started = false;
     return {
-      update(l) {
+      update(l, events) {
         const done = l.running === l.partitions ? Math.max(0, l.messages - l.pending) : 0;
-        const rate = Math.round(done / Math.max(0.001, (performance.now() - t0) / 1000)).toLocaleString();
+        const payload = { rate: Math.round(events / Math.max(0.001, (performance.now() - t0) / 1000)).toLocaleString(), events: events.toLocaleString() };
         if (!started) {
-          bar.start(Math.max(1, l.messages), done, { rate });
+          bar.start(Math.max(1, l.messages), done, payload);
           started = true;
         } else {
           bar.setTotal(Math.max(1, l.messages));
-          bar.update(done, { rate });
+          bar.update(done, payload);
         }
       },
       done: () => bar.stop(),
@@ -37,7 +38,7 @@ export function progressReporter(o: { label: string; json: boolean; tty: boolean
   }
   let lastLine = 0;
   return {
-    update(l) {
+    update(l, events) {
       if (performance.now() - lastLine < 2000) return;
       lastLine = performance.now();
       const secs = (performance.now() - t0) / 1000;
@@ -48,7 +49,8 @@ export function progressReporter(o: { label: string; json: boolean; tty: boolean
       const done = Math.max(0, l.messages - l.pending);
       const rate = done / Math.max(0.001, secs);
       const eta = rate > 0 ? l.pending / rate : Number.POSITIVE_INFINITY;
-      o.io.out(`${o.label}: ${done.toLocaleString()}/${l.messages.toLocaleString()} messages (${Math.floor((done / Math.max(1, l.messages)) * 100)}%), ${Math.round(rate).toLocaleString()}/s, ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)} s` : '?'}\n`);
+      o.io.out(`${o.label}: ${done.toLocaleString()}/${l.messages.toLocaleString()} messages (${Math.floor((done / Math.max(1, l.messages)) * 100)}%), `
+        + `${events.toLocaleString()} events, ${Math.round(events / Math.max(0.001, secs)).toLocaleString()} events/s, ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)} s` : '?'}\n`);
     },
     done: () => undefined,
   };
