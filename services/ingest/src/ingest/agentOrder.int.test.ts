@@ -190,8 +190,10 @@ async function scenario(nc: NatsConnection, jsm: JetStreamManager, s: Scenario, 
     const ingress = await readAll(js, jsm, n.ingressStream);
     assert.equal(ingress.length, exp.ingress);
 
+    // Half the runs remember one subject only (the others are learnt from the log again): forgetting is always safe.
+    const maxKnownSubjects = s.seed % 2 === 0 ? 1 : 100_000;
     const instance = (rnd: () => number, st: IngestStats) =>
-      createIngestHandler({ js: faulty(js, n, rnd), jsm, names: n, limits: defaultEventLimits(), scopes: EMPTY_SCOPE_POLICY, log }, st);
+      createIngestHandler({ js: faulty(js, n, rnd), jsm, names: n, limits: defaultEventLimits(), scopes: EMPTY_SCOPE_POLICY, log, maxKnownSubjects }, st);
     const ownerStats: IngestStats = { messages: 0, forwardedEvents: 0, deadLettered: 0 };
     const zombieStats: IngestStats = { messages: 0, forwardedEvents: 0, deadLettered: 0 };
     stats.push(ownerStats, zombieStats);

@@ -12,6 +12,8 @@ export interface IngesterDeps {
   limits: EventLimits;
   scopes: ScopePolicy;
   log: Logger;
+  /** Most agent subjects a partition's handler remembers the log position of (default 100,000). */
+  maxKnownSubjects?: number;
 }
 
 /** What this process wrote (a message found already in the log, or deduplicated, is counted apart). */
@@ -132,7 +134,7 @@ const MAX_CONFLICTS = 50;
  * message (with their own ids): the canonical message is what marks it done.
  */
 export function createIngestHandler(deps: IngesterDeps, stats: IngestStats): IngestHandlers {
-  const { js, jsm, names, limits, scopes, log } = deps;
+  const { js, jsm, names, limits, scopes, log, maxKnownSubjects = 100_000 } = deps;
 
   /** Where the log is on a subject: its last message, read from the stream. */
   const lastInLog = async (subject: string): Promise<SubjectState> => {
@@ -164,7 +166,11 @@ export function createIngestHandler(deps: IngesterDeps, stats: IngestStats): Ing
   };
 
   const open = (partition: number): IngestBatchHandler => {
-    /** Canonical subject → the last message known on it. Empty at takeover: learnt from the log at first use. */
+    /**
+     * Canonical subject → the last message known on it. Empty at takeover: learnt from the log at first use.
+     * Bounded (least recently used out): a subject forgotten is learnt from the log again, so the bound
+     * costs one lookup for a returning agent, never correctness.
+     */
     const known = new Map<string, SubjectState>();
 
     /** Publishes one ingress message's outputs (or finds it already in the log); `state` is its subject's, updated in place. */
@@ -215,10 +221,10 @@ export function createIngestHandler(deps: IngesterDeps, stats: IngestStats): Ing
     /** One subject's messages of a batch, strictly one after the other; the first failure stops the rest. */
     const chain = async (subject: string, ms: readonly JsMsg[]): Promise<void> => {
       let state = known.get(subject);
-      if (!state) {
-        state = await lastInLog(subject);
-        known.set(subject, state);
-      }
+      if (state) known.delete(subject); // re-inserted below: the newest in use
+      else state = await lastInLog(subject);
+      known.set(subject, state);
+      while (known.size > maxKnownSubjects) known.delete(known.keys().next().value!);
       for (const m of ms) await one(subject, state, m);
     };
 
