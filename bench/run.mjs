@@ -15,7 +15,6 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { encodeEvent } from '../packages/contracts/dist/index.js';
 import { FarmbrainAgent } from '../packages/sdk/dist/index.js';
-import { Kvm } from '@nats-io/kv';
 import { makeEvent, TestStack, waitFor } from '../packages/testing/dist/index.js';
 import { recallArgs, runRecallBench } from './recall.mjs';
 
@@ -124,8 +123,7 @@ async function pipelineBench() {
     // Scale-out: a second tiering instance joins (leases move half the partitions to it), same load again.
     await stack.start('tiering', { LOG_LEVEL: 'info' }, { instance: 'tiering-2' });
     await waitFor('the partitions to be shared by two tiering instances', async () => {
-      const kv = await new Kvm(stack.nc).open(stack.names.leaseBucket);
-      const owners = await Promise.all(Array.from({ length: stack.names.partitions }, async (_, p) => (await kv.get(`tiering_v1.p.${p}`))?.json().owner));
+      const owners = await stack.leaseOwners('tiering_v1');
       return owners.filter((o) => o === 'tiering-2').length === stack.names.partitions / 2 && owners.every(Boolean);
     }, 60_000, 100);
     const e2e2 = await endToEnd(stack, 'bench2');

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { AGENT_ID_PATTERN } from '@farmbrain/contracts';
+import { VERSION_PATTERN } from '@farmbrain/projection';
 import type { Scalable } from './config.js';
 import { describeError, EXIT, exitCodeOf, UsageError } from './errors.js';
 import { parseInstances } from './start/instances.js';
@@ -92,7 +93,7 @@ const deadLetterId = (v: string): string => {
 };
 
 const version = (v: string): string => {
-  if (!/^[a-z][a-z0-9_]{0,15}\.[a-z0-9_]{1,12}$/.test(v)) throw new InvalidArgumentError(`'${v}' is not a version name (e.g. tiering.v2: lower case letters, digits, _)`);
+  if (!VERSION_PATTERN.test(v)) throw new InvalidArgumentError(`'${v}' is not a version name (e.g. tiering.v2: lower case letters, digits, _)`);
   return v;
 };
 

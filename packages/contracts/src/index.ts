@@ -54,6 +54,8 @@ export {
   partitionOf,
   agentOfSubject,
   consumerGroup,
+  LEASE_KEYS,
+  parseDurable,
   names,
   HEADERS,
 } from './subjects.js';
@@ -134,3 +136,4 @@ export type {
   RecallRecord,
   DecisionContext,
 } from './memoryApi.js';
+export type { DeadLetterItem, DeadLetterPage, ReplayedDeadLetter } from './deadLetterApi.js';

@@ -41,6 +41,8 @@ export interface Names {
    * consumer group (its stream: `KV_<leaseBucket>`).
    */
   leaseBucket: string;
+  /** NATS KV bucket of the projection registry: each service's projection versions and the live one (kept forever). */
+  registryBucket: string;
   /** Redis key prefix, ending with ':'. */
   redisPrefix: string;
   /** Postgres schema. */
@@ -62,6 +64,35 @@ export const partitionOf = (agentId: string, partitions: number): number => fnv1
 /** The agent id a subject was published for (its last token). */
 /** A consumer group's name from a service or projection name (`tiering.v1` → `tiering_v1`): safe in consumer names and KV keys. */
 export const consumerGroup = (name: string): string => name.replace(/[^A-Za-z0-9_-]/g, '_');
+
+/**
+ * Keys of a consumer group in the lease bucket (Names.leaseBucket): one lease
+ * per partition (`<group>.p.<partition>`) and one heartbeat per instance
+ * (`<group>.m.<instanceId>`). Every reader and writer of the bucket uses these.
+ */
+export const LEASE_KEYS = {
+  lease: (group: string, partition: number): string => `${group}.p.${partition}`,
+  member: (group: string, instanceId: string): string => `${group}.m.${instanceId}`,
+  /** Filter of every member key of the group (the id is what follows it). */
+  members: (group: string): string => `${group}.m.*`,
+  /** Filter of every key of the group. */
+  all: (group: string): string => `${group}.>`,
+  /** The instance id of a member key. */
+  memberOf: (group: string, key: string): string => key.slice(group.length + 3),
+  /** What a key of the bucket is: a partition's lease, an instance's heartbeat, or neither. */
+  parse(key: string): { group: string; partition: number } | { group: string; member: string } | undefined {
+    const lease = /^(.+)\.p\.(\d{1,4})$/.exec(key);
+    if (lease) return { group: lease[1]!, partition: Number(lease[2]) };
+    const member = /^(.+)\.m\.(.+)$/.exec(key);
+    return member ? { group: member[1]!, member: member[2]! } : undefined;
+  },
+} as const;
+
+/** The consumer group and partition of a durable named by `Names.durable` (`<group>_p<n>`), or undefined. */
+export function parseDurable(name: string): { group: string; partition: number } | undefined {
+  const m = /^(.+)_p(\d{1,4})$/.exec(name);
+  return m ? { group: m[1]!, partition: Number(m[2]) } : undefined;
+}
 
 export const agentOfSubject = (subject: string): string => subject.slice(subject.lastIndexOf('.') + 1);
 
@@ -93,6 +124,7 @@ export function names(namespace: string, partitions: number): Names {
     eventsFilter: (n) => `${namespace}.ev.${n}.*`,
     durable: (group, n) => `${group}_p${n}`,
     leaseBucket: `${namespace}_leases`,
+    registryBucket: `${namespace}_projections`,
     redisPrefix: `${namespace}:`,
     pgSchema: namespace,
   };

@@ -3,7 +3,7 @@ export { loadRunnerConfig, safeInstanceId } from './config.js';
 export type { RunnerConfig } from './config.js';
 export { FencedError, readCheckpoints, claimPartition, lockCheckpoint, saveCheckpoint } from './checkpoints.js';
 export type { Checkpoint } from './checkpoints.js';
-export { PartitionLeases, openLeaseBucket, leaseKey, memberKey } from './leases.js';
+export { PartitionLeases, openLeaseBucket } from './leases.js';
 export type { LeaseRecord, MemberRecord, LeaseHandlers, PartitionLeasesOptions } from './leases.js';
 export { PartitionRunner, LeaseLostError } from './runner.js';
 export type { PartitionRunnerOptions, PartitionSession } from './runner.js';

@@ -5,7 +5,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV } from '@nats-io/kv';
 import { COMMON_DEFAULTS, connectNats, createLogger } from '@farmbrain/platform';
 import { uniqueNamespace, waitFor } from '@farmbrain/testing';
-import { leaseKey, openLeaseBucket, PartitionLeases, type LeaseRecord } from './leases.js';
+import { LEASE_KEYS } from '@farmbrain/contracts';
+import { openLeaseBucket, PartitionLeases, type LeaseRecord } from './leases.js';
 
 // Leases of one consumer group on the real NATS KV, several instances in this process.
 const TTL = 1500;
@@ -108,7 +109,7 @@ test('leases - a dead instance\'s partitions are taken over after its lease expi
     assertExclusive([a, b]);
     for (const p of aHad) {
       const owner = a.running.has(p) ? a : b;
-      const rec = (await kv.get(leaseKey(g, p)))!.json<LeaseRecord>();
+      const rec = (await kv.get(LEASE_KEYS.lease(g, p)))!.json<LeaseRecord>();
       assert.equal(rec.owner, owner.id);
       assert.ok(owner.running.get(p)! > epochs.get(p)!, `partition ${p} runs under a new, higher epoch (${owner.running.get(p)} > ${epochs.get(p)})`);
     }

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { KV, KvEntry } from '@nats-io/kv';
+import { LEASE_KEYS } from '@farmbrain/contracts';
 import type { Logger } from '@farmbrain/platform';
 import { assignedTo } from './assignment.js';
 import { openBucket } from './bucket.js';
@@ -29,8 +30,7 @@ export interface MemberRecord {
   ops?: string | null;
 }
 
-export const leaseKey = (group: string, partition: number): string => `${group}.p.${partition}`;
-export const memberKey = (group: string, id: string): string => `${group}.m.${id}`;
+const { lease: leaseKey, member: memberKey } = LEASE_KEYS;
 
 /**
  * Opens the namespace's lease bucket, creating it with `ttlMs` as its TTL if it
@@ -173,7 +173,7 @@ export class PartitionLeases {
     }
     await kv.put(memberKey(group, instanceId), JSON.stringify(this.#member));
     const members: string[] = [];
-    for await (const k of await kv.keys(`${group}.m.*`)) members.push(k.slice(group.length + 3));
+    for await (const k of await kv.keys(LEASE_KEYS.members(group))) members.push(LEASE_KEYS.memberOf(group, k));
     const mine = assignedTo(instanceId, members, partitions);
     const entries = await Promise.all(Array.from({ length: partitions }, (_, p) => kv.get(leaseKey(group, p))));
     const work: Promise<unknown>[] = [];

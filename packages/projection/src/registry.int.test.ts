@@ -16,7 +16,7 @@ before(async () => {
   jsm = await jetstreamManager(nc);
 });
 after(async () => {
-  await jsm.streams.delete(`KV_${n.namespace}_projections`).catch(() => undefined);
+  await jsm.streams.delete(`KV_${n.registryBucket}`).catch(() => undefined);
   await nc.close();
 });
 

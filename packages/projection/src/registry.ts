@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { KV } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import { consumerGroup, FarmbrainError, type Names } from '@farmbrain/contracts';
 import { openBucket } from './bucket.js';
 
@@ -53,7 +53,28 @@ export class ProjectionRegistry {
   private constructor(private readonly kv: KV, private readonly n: Names) {}
 
   static async open(nc: NatsConnection, n: Names): Promise<ProjectionRegistry> {
-    return new ProjectionRegistry(await openBucket(nc, `${n.namespace}_projections`, { history: 10 }), n);
+    return new ProjectionRegistry(await openBucket(nc, n.registryBucket, { history: 10 }), n);
+  }
+
+  /** The registry if it exists (read only: nothing is created, for tools that only look). */
+  static async existing(nc: NatsConnection, n: Names): Promise<ProjectionRegistry | undefined> {
+    try {
+      const kv = await new Kvm(nc).open(n.registryBucket);
+      await kv.status();
+      return new ProjectionRegistry(kv, n);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every service with registered versions. */
+  async services(): Promise<(ServiceVersions & { service: string })[]> {
+    const out: (ServiceVersions & { service: string })[] = [];
+    for await (const service of await this.kv.keys()) {
+      const e = await this.kv.get(service);
+      if (e && e.operation === 'PUT') out.push({ service, ...e.json<ServiceVersions>() });
+    }
+    return out;
   }
 
   /** The service's versions; with nothing registered yet, its first version alone, live. */

@@ -1,5 +1,5 @@
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg, PubAck } from '@nats-io/jetstream';
 import {
   batchMsgId,
   buildEnvelope,
@@ -43,6 +43,20 @@ export async function publishSession(js: JetStreamClient, names: Names, session:
     await Promise.all(chunks.map((c) => (c[r] ? publishEvents(js, names, c[r]!) : undefined)));
     if (pauseMs) await new Promise((res) => setTimeout(res, pauseMs));
   }
+}
+
+/** Every message of a stream, in stream order (an ordered consumer). */
+export async function readStream(js: JetStreamClient, jsm: JetStreamManager, stream: string): Promise<JsMsg[]> {
+  const count = (await jsm.streams.info(stream)).state.messages;
+  const out: JsMsg[] = [];
+  if (count === 0) return out;
+  const it = await (await js.consumers.get(stream)).consume();
+  for await (const m of it) {
+    out.push(m);
+    if (m.info.pending === 0) break;
+  }
+  await it.close();
+  return out;
 }
 
 /** Publishes raw bytes on any subject (for malformed input). */

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { names as makeNames, type Names } from '@farmbrain/contracts';
+import { LEASE_KEYS, names as makeNames, parseDurable, type Names } from '@farmbrain/contracts';
 import {
   connectNats,
   connectPostgres,
@@ -172,7 +172,7 @@ export class TestStack {
   async leaseOwners(group: string): Promise<(string | undefined)[]> {
     const kv = await new Kvm(this.nc).open(this.names.leaseBucket);
     return Promise.all(Array.from({ length: this.names.partitions }, async (_, p) => {
-      const e = await kv.get(`${group}.p.${p}`);
+      const e = await kv.get(LEASE_KEYS.lease(group, p));
       return e?.operation === 'PUT' ? e.json<{ owner: string }>().owner : undefined;
     }));
   }
@@ -198,11 +198,11 @@ export class TestStack {
         // Every consumer group on the stream (ingest; tiering.v1 and any rebuild) has all its partitions' durables, drained.
         const groups = new Map<string, Set<number>>();
         for await (const ci of this.jsm.consumers.list(stream)) {
-          const m = /^(.+)_p(\d+)$/.exec(ci.name);
-          if (!m) continue;
+          const d = parseDurable(ci.name);
+          if (!d) continue;
           if (ci.num_pending > 0 || ci.num_ack_pending > 0) return false;
-          if (!groups.has(m[1]!)) groups.set(m[1]!, new Set());
-          groups.get(m[1]!)!.add(Number(m[2]));
+          if (!groups.has(d.group)) groups.set(d.group, new Set());
+          groups.get(d.group)!.add(d.partition);
         }
         if (groups.size === 0) return false;
         for (const ps of groups.values()) if (ps.size < this.names.partitions) return false;
@@ -239,7 +239,7 @@ export class TestStack {
   async destroy(): Promise<void> {
     await Promise.all([...this.#procs.keys()].map((s) => this.kill(s, 'SIGKILL')));
     if (this.jsm) {
-      for (const s of [this.names.ingressStream, this.names.eventsStream, this.names.deadLetterStream, `KV_${this.names.leaseBucket}`, `KV_${this.namespace}_projections`]) {
+      for (const s of [this.names.ingressStream, this.names.eventsStream, this.names.deadLetterStream, `KV_${this.names.leaseBucket}`, `KV_${this.names.registryBucket}`]) {
         await this.jsm.streams.delete(s).catch(() => undefined);
       }
     }

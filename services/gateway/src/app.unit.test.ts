@@ -11,7 +11,7 @@ import { createLogger, type Readiness } from '@farmbrain/platform';
 import { buildApp, type AppDeps, type GatewayApp } from './app.js';
 import { UnknownAgentError } from './http/errors.js';
 import { following } from './live/following.js';
-import type { DeadLetterItem } from './deadLetters/deadLetterStore.js';
+import type { DeadLetterItem } from '@farmbrain/contracts';
 import type { AgentState } from './read/agentState.js';
 import type { MemoryApi } from './memory/types.js';
 import type { AgentReads } from './routes/agents.js';

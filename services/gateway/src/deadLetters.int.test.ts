@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FarmbrainAgent } from '@farmbrain/sdk';
 import { publishRaw, TestStack, waitFor } from '@farmbrain/testing';
 import type { RecallResponse } from './memory/types.js';
-import type { DeadLetterItem } from './deadLetters/deadLetterStore.js';
+import type { DeadLetterItem } from '@farmbrain/contracts';
 
 /**
  * Nothing accepted is dropped silently: what ingest rejects and what the

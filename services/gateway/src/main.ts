@@ -51,7 +51,8 @@ async function main(): Promise<void> {
   }));
   void retryUntil('stream provisioning', async () => provisionStreams(await manager(), n, cfg.streams), { log, stopped: () => stopping })
     .catch((err: unknown) => log.error({ err }, 'stream provisioning failed'));
-  const writer = new EventWriter(jetstream(nc), n, cfg.limits);
+  const js = jetstream(nc);
+  const writer = new EventWriter(js, n, cfg.limits);
   const embedder = createEmbedder(cfg.embeddings);
   const registry = await retryUntil('projection registry', () => ProjectionRegistry.open(nc, n), { log, stopped: () => stopping });
 
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
       version: v,
       stores: {
         reads: new ReadStore(pool, new AgentStateReader(pool, hot, log), agents),
-        deadLetters: new DeadLetterStore({ pool, jsm: manager, js: jetstream(nc), names: n }),
+        deadLetters: new DeadLetterStore({ pool, jsm: manager, js, names: n }),
         memory,
       },
       // The vector index is derived from Postgres; the migrations are tiering's: a missing table (the gateway

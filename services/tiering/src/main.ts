@@ -16,7 +16,6 @@ import {
   startDependencyMonitor,
   opsUrl,
   startOpsServer,
-  type Pool,
 } from '@farmbrain/platform';
 import { openLeaseBucket, PartitionRunner, ProjectionRegistry, projectionSession, VersionHost, type HostedVersion, type ProjectionVersion } from '@farmbrain/projection';
 import { HotView, MIGRATIONS_DIR } from '@farmbrain/store';
@@ -47,7 +46,6 @@ async function main(): Promise<void> {
   log.info({ model: embedder.model }, 'memories without an embedding are embedded with this model');
   const registry = await retryUntil('projection registry', () => ProjectionRegistry.open(nc, n), { log });
   const stats = newTieringStats();
-  const pools: Pool[] = [];
 
   /**
    * Applies one version of the projection here (blue/green: the live one, and a rebuild's target while
@@ -55,7 +53,6 @@ async function main(): Promise<void> {
    */
   const startVersion = async (v: ProjectionVersion): Promise<HostedVersion> => {
     const pool = createPool(cfg.databaseUrl, v.schema, { max: Math.min(cfg.partitions + 2, 20), name: `farmbrain-tiering-${v.name}` });
-    pools.push(pool);
     const migrated = await migrate(pool, v.schema, MIGRATIONS_DIR).catch(async (err: unknown) => {
       await pool.end().catch(() => undefined);
       throw err;
@@ -93,7 +90,13 @@ async function main(): Promise<void> {
       // Taking a partition over raises its checkpoint's epoch (fencing the previous owner) and rebuilds what Redis lost.
       open: (p, epoch) => projectionSession(projection, { pool, log, stats }, p, epoch),
     });
-    await runner.start();
+    try {
+      await runner.start();
+    } catch (err) {
+      sweeps.delete(sweep);
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
     owned.set(v.name, () => runner!.owned());
     return {
       stop: async () => {
@@ -125,7 +128,8 @@ async function main(): Promise<void> {
     ops?.close();
     await monitor.close();
     await nc.drain().catch(() => undefined);
-    await Promise.all([...pools.map((p) => p.end().catch(() => undefined)), redis.quit().catch(() => undefined)]);
+    // Each version's pool was ended with it (host.stop).
+    await redis.quit().catch(() => undefined);
   }, { timeoutMs: cfg.drainTimeoutMs });
 }
 

@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kvm } from '@nats-io/kv';
-import { leaseKey, type LeaseRecord } from '@farmbrain/projection';
+import { LEASE_KEYS } from '@farmbrain/contracts';
+import type { LeaseRecord } from '@farmbrain/projection';
 import { publishSession, redisDigest, TestStack, tradingSession, waitFor, warmDigest } from '@farmbrain/testing';
 
 // The same trading session (20 agents) goes into two deployments: one with a single tiering instance,
@@ -121,7 +122,7 @@ test('tiering fencing - an instance paused (SIGSTOP) past its lease, whose parti
   const cps = await scaled.pool.query<{ partition: number; epoch: string }>("SELECT partition, epoch FROM projection_checkpoints WHERE projection = 'tiering.v1'");
   const kv = await new Kvm(scaled.nc).open(scaled.names.leaseBucket);
   for (const r of cps.rows) {
-    const e = await kv.get(leaseKey('tiering_v1', r.partition));
+    const e = await kv.get(LEASE_KEYS.lease('tiering_v1', r.partition));
     assert.equal(Number(r.epoch), e!.json<LeaseRecord>().epoch, `partition ${r.partition}: checkpoint epoch = current lease epoch`);
   }
 });

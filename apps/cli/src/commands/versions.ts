@@ -8,7 +8,7 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
-import { consumerGroup, names as makeNames, type Names } from '@farmbrain/contracts';
+import { consumerGroup, LEASE_KEYS, names as makeNames, type Names } from '@farmbrain/contracts';
 import { connectNats, connectPostgres, connectRedis } from '@farmbrain/platform';
 import { ProjectionRegistry, type ProjectionVersion } from '@farmbrain/projection';
 import type { CliConfig } from '../config.js';
@@ -147,7 +147,7 @@ export async function dropCommand(version: string, a: DropArgs, cfg: CliConfig, 
     const deadline = Date.now() + a.timeoutMs;
     for (;;) {
       const held: string[] = [];
-      if (kv) for await (const k of await kv.keys(`${group}.>`)) held.push(k);
+      if (kv) for await (const k of await kv.keys(LEASE_KEYS.all(group))) held.push(k);
       if (held.length === 0) break;
       if (Date.now() > deadline) {
         throw new CliError('VERSION_BUSY', `${version} is still applied by instances (${held.length} lease and member keys left); they stop it within a few seconds of reading the registry. Run farmbrain drop ${version} again`);

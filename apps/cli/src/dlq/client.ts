@@ -1,29 +1,10 @@
 /** The gateway's dead-letter API, over HTTP (what `farmbrain dlq` uses). */
+import type { DeadLetterItem, ReplayedDeadLetter } from '@farmbrain/contracts';
 import { CliError } from '../errors.js';
 
-/** As the gateway lists it (services/gateway/src/deadLetters). */
-export interface DeadLetter {
-  id: string;
-  source: 'ingest' | 'projection';
-  projection: string;
-  agentId: string;
-  eventId: string | null;
-  eventType: string;
-  code: string;
-  reason: string;
-  sqlstate: string | null;
-  deadLetteredAt: string | null;
-  replayedAt: string | null;
-  /** base64 protobuf */
-  event: string;
-}
-
-export interface Replayed {
-  id: string;
-  eventId: string;
-  streamSeq: number;
-  consistencyToken?: string;
-}
+/** As the gateway lists it and answers a replay (the API's shapes, from the contract). */
+export type DeadLetter = DeadLetterItem;
+export type Replayed = ReplayedDeadLetter;
 
 export interface ListQuery {
   source: 'ingest' | 'projection';

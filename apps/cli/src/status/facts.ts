@@ -7,8 +7,9 @@
 import { Kvm } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { names as makeNames } from '@farmbrain/contracts';
+import { names as makeNames, type Names } from '@farmbrain/contracts';
 import { connectNats, createPool, isNotFound, jetstreamManager, quoteIdent, redactUrl, START_HINTS, sqlstateOf, type CommonConfig } from '@farmbrain/platform';
+import { ProjectionRegistry } from '@farmbrain/projection';
 import { CliError } from '../errors.js';
 import type { CheckpointFact, ConsumerFact, LeaseFact, ProjectionVersions, StatusFacts } from './report.js';
 
@@ -18,7 +19,7 @@ export async function fetchStatusFacts(common: Pick<CommonConfig, 'natsUrl' | 'd
   const nc = await connectNats(common.natsUrl, 'farmbrain-status', { timeoutMs: 2000 });
   try {
     // Projection versions (blue/green) keep their checkpoints in their own schemas.
-    const versions = await fetchVersions(nc, n.namespace);
+    const versions = await fetchVersions(nc, n);
     const schemas = [...new Set([n.pgSchema, ...versions.flatMap((v) => v.versions.map((x) => x.schema))])];
     const checkpoints = Promise.all(schemas.map((s) => fetchCheckpoints(common.databaseUrl, s, s === n.pgSchema ? warnings : [])))
       .then((all) => (all.every((x) => x === null) ? null : all.flatMap((x) => x ?? [])));
@@ -81,17 +82,11 @@ async function fetchLeases(nc: NatsConnection, jsm: JetStreamManager, bucket: st
 }
 
 /** The projection registry's entries (read only: no bucket is created); none when there is no registry yet. */
-async function fetchVersions(nc: NatsConnection, namespace: string): Promise<ProjectionVersions[]> {
-  const kv = await new Kvm(nc).open(`${namespace}_projections`).catch(() => undefined);
-  if (!kv || !(await kv.status().then(() => true, () => false))) return [];
-  const out: ProjectionVersions[] = [];
-  for await (const service of await kv.keys()) {
-    const e = await kv.get(service);
-    if (!e || e.operation !== 'PUT') continue;
-    const v = e.json<{ live: string; versions: Record<string, { name: string; state: string; schema: string }> }>();
-    out.push({ service, live: v.live, versions: Object.values(v.versions).map((x) => ({ name: x.name, state: x.state, schema: x.schema })) });
-  }
-  return out;
+async function fetchVersions(nc: NatsConnection, n: Names): Promise<ProjectionVersions[]> {
+  const registry = await ProjectionRegistry.existing(nc, n);
+  return (await registry?.services() ?? []).map((s) => ({
+    service: s.service, live: s.live, versions: Object.values(s.versions).map((x) => ({ name: x.name, state: x.state, schema: x.schema })),
+  }));
 }
 
 async function fetchCheckpoints(url: string, schema: string, warnings: string[]): Promise<CheckpointFact[] | null> {

@@ -3,7 +3,7 @@
  * consumers), the lease bucket (owners, members) and Postgres (projection
  * checkpoints) in, one row per consumer group and partition out.
  */
-import { consumerGroup } from '@farmbrain/contracts';
+import { consumerGroup, LEASE_KEYS, parseDurable } from '@farmbrain/contracts';
 
 /** A durable pull consumer of the ingress or events stream. */
 export interface ConsumerFact {
@@ -130,9 +130,6 @@ export interface StatusReport {
   warnings: string[];
 }
 
-const DURABLE = /^(.+)_p(\d{1,4})$/;
-const LEASE_KEY = /^(.+)\.p\.(\d{1,4})$/;
-const MEMBER_KEY = /^(.+)\.m\.(.+)$/;
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : null);
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
@@ -181,19 +178,18 @@ export function statusReport(f: StatusFacts): StatusReport {
     return g;
   };
   for (const c of f.consumers) {
-    const m = DURABLE.exec(c.durable);
-    if (!m) continue; // not a partition consumer (an ephemeral one, another tool's)
-    const g = acc(m[1]!);
+    const d = parseDurable(c.durable);
+    if (!d) continue; // not a partition consumer (an ephemeral one, another tool's)
+    const g = acc(d.group);
     g.stream ??= c.stream;
-    g.consumers.set(Number(m[2]), c);
+    g.consumers.set(d.partition, c);
   }
   for (const l of f.leases ?? []) {
-    const p = LEASE_KEY.exec(l.key);
-    const mem = p ? undefined : MEMBER_KEY.exec(l.key);
+    const k = LEASE_KEYS.parse(l.key);
     const v = parseJson(l.value);
     if (!v) warnings.push(`lease key ${l.key} holds no JSON object: ${JSON.stringify(l.value.slice(0, 60))}`);
-    if (p) acc(p[1]!).leases.set(Number(p[2]), { v, f: l });
-    else if (mem) acc(mem[1]!).members.set(mem[2]!, { v, f: l });
+    if (k && 'partition' in k) acc(k.group).leases.set(k.partition, { v, f: l });
+    else if (k) acc(k.group).members.set(k.member, { v, f: l });
   }
   for (const cp of f.checkpoints ?? []) {
     const g = acc(consumerGroup(cp.projection));

@@ -5,6 +5,7 @@
  * under a new epoch, which is added, never subtracted.
  */
 import type { KV } from '@nats-io/kv';
+import { LEASE_KEYS } from '@farmbrain/contracts';
 import type { LeaseRecord } from '@farmbrain/projection';
 
 export class EventCount {
@@ -16,7 +17,7 @@ export class EventCount {
   /** Reads the leases and returns the events handled since the first call. */
   async read(): Promise<number> {
     if (!this.kv) return 0;
-    const entries = await Promise.all(Array.from({ length: this.partitions }, (_, p) => this.kv!.get(`${this.group}.p.${p}`).catch(() => null)));
+    const entries = await Promise.all(Array.from({ length: this.partitions }, (_, p) => this.kv!.get(LEASE_KEYS.lease(this.group, p)).catch(() => null)));
     entries.forEach((e, p) => {
       if (!e || e.operation !== 'PUT') return;
       let rec: LeaseRecord;

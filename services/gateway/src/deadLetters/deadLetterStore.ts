@@ -8,30 +8,13 @@ import {
   frameBatch,
   HEADERS,
   partitionOf,
+  type DeadLetterItem,
+  type DeadLetterPage,
   type Names,
+  type ReplayedDeadLetter,
 } from '@farmbrain/contracts';
 import { DependencyUnavailableError, isConnectionFailure, isNotFound, type Pool } from '@farmbrain/platform';
 
-/** A dead letter, from ingest (invalid input) or from a projection (could not apply, or skipped on purpose). */
-export interface DeadLetterItem {
-  /** Stable id: `p:<n>` (projection) or `i:<dlq stream seq>` (ingest). */
-  id: string;
-  source: 'ingest' | 'projection';
-  /** The projection's versioned name ('' for ingest). */
-  projection: string;
-  agentId: string;
-  eventId: string | null;
-  eventType: string;
-  code: string;
-  reason: string;
-  /** Postgres SQLSTATE of a store error. */
-  sqlstate: string | null;
-  deadLetteredAt: string | null;
-  /** When it was replayed (projection dead letters only: ingest's keep null). */
-  replayedAt: string | null;
-  /** The event, base64 protobuf (as it was on the stream). */
-  event: string;
-}
 
 export interface DeadLetterQuery {
   source?: 'ingest' | 'projection';
@@ -41,20 +24,7 @@ export interface DeadLetterQuery {
   cursor?: string;
 }
 
-export interface DeadLetterPage {
-  items: DeadLetterItem[];
-  nextCursor: string | null;
-}
 
-export interface Replayed {
-  id: string;
-  /** The (first) event id of what was replayed. */
-  eventId: string;
-  /** Where the replay landed on the ingress stream. */
-  streamSeq: number;
-  /** Pass as `consistency` to a read: it answers once the replay went through ingest and the projections. */
-  consistencyToken: string;
-}
 
 const ID = /^([pi]):(\d{1,15})$/;
 const invalidId = (id: string) =>
@@ -172,13 +142,13 @@ export class DeadLetterStore {
    * replayed: within the duplicate window); NOT_REPLAYABLE for a message that
    * never decoded.
    */
-  async replay(id: string): Promise<Replayed> {
+  async replay(id: string): Promise<ReplayedDeadLetter> {
     const m = ID.exec(id);
     if (!m) throw invalidId(id);
     return m[1] === 'p' ? this.#replayProjection(id, Number(m[2])) : this.#replayIngest(id, Number(m[2]));
   }
 
-  async #replayProjection(id: string, n: number): Promise<Replayed> {
+  async #replayProjection(id: string, n: number): Promise<ReplayedDeadLetter> {
     const r = await this.d.pool.query<{ agent_id: string; event_id: string | null; replayed_at: Date | null; dead_lettered_at: Date; event: Buffer }>(
       'SELECT agent_id, event_id::text, replayed_at, dead_lettered_at, event FROM projection_dead_letters WHERE id = $1', [n]);
     const row = r.rows[0];
@@ -189,7 +159,7 @@ export class DeadLetterStore {
     return this.#publish(id, String(n), row.agent_id, frameBatch([new Uint8Array(row.event)]), row.event_id, `replay:${id}:${row.dead_lettered_at.getTime()}`);
   }
 
-  async #replayIngest(id: string, seq: number): Promise<Replayed> {
+  async #replayIngest(id: string, seq: number): Promise<ReplayedDeadLetter> {
     const msg = await this.#ingestMessage(seq);
     if (!msg) throw notFound(id);
     const agentId = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
@@ -221,7 +191,7 @@ export class DeadLetterStore {
   }
 
   /** Publishes a replay on the agent's ingress subject, as a producer batch marked with HEADERS.replayOf. */
-  async #publish(id: string, replayOf: string, agentId: string, body: Uint8Array, eventId: string, msgID: string): Promise<Replayed> {
+  async #publish(id: string, replayOf: string, agentId: string, body: Uint8Array, eventId: string, msgID: string): Promise<ReplayedDeadLetter> {
     const h: MsgHdrs = natsHeaders();
     h.set(HEADERS.replayOf, replayOf);
     let ack;

@@ -5,7 +5,7 @@ import { jetstream, type JetStreamClient, type JetStreamManager, type JetStreamP
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { decodeBatch, defaultEventLimits, EMPTY_SCOPE_POLICY, encodeBatch, HEADERS, names as makeNames, partitionOf, type FarmEvent, type Names } from '@farmbrain/contracts';
 import { COMMON_DEFAULTS, connectNats, createLogger, defaultStreamSettings, jetstreamManager, provisionStreams } from '@farmbrain/platform';
-import { makeEvent, propertyRuns, uniqueNamespace } from '@farmbrain/testing';
+import { makeEvent, propertyRuns, readStream, uniqueNamespace } from '@farmbrain/testing';
 import { createIngestHandler, type IngestBatchHandler, type IngestStats } from './ingester.js';
 
 /**
@@ -134,19 +134,6 @@ async function publishTraffic(js: JetStreamClient, n: Names, traffic: readonly M
   return exp;
 }
 
-/** Every message of a stream, in stream order (an ordered consumer). */
-async function readAll(js: JetStreamClient, jsm: JetStreamManager, stream: string): Promise<JsMsg[]> {
-  const count = (await jsm.streams.info(stream)).state.messages;
-  const out: JsMsg[] = [];
-  if (count === 0) return out;
-  const it = await (await js.consumers.get(stream)).consume();
-  for await (const m of it) {
-    out.push(m);
-    if (m.info.pending === 0) break;
-  }
-  await it.close();
-  return out;
-}
 
 function cut<T>(items: readonly T[], sizes: readonly number[]): T[][] {
   const out: T[][] = [];
@@ -187,7 +174,7 @@ async function scenario(nc: NatsConnection, jsm: JetStreamManager, s: Scenario, 
     const agents = Array.from({ length: 6 }, (_, i) => `ag${i}`);
     assert.equal(new Set(agents.map((a) => partitionOf(a, PARTITIONS))).size, PARTITIONS, 'agents on every partition');
     const exp = await publishTraffic(js, n, s.traffic, agents);
-    const ingress = await readAll(js, jsm, n.ingressStream);
+    const ingress = await readStream(js, jsm, n.ingressStream);
     assert.equal(ingress.length, exp.ingress);
 
     // Half the runs remember one subject only (the others are learnt from the log again): forgetting is always safe.
@@ -221,7 +208,7 @@ async function scenario(nc: NatsConnection, jsm: JetStreamManager, s: Scenario, 
     }));
 
     // The whole canonical stream.
-    const canonical = await readAll(js, jsm, n.eventsStream);
+    const canonical = await readStream(js, jsm, n.eventsStream);
     const got = new Map<string, [number, string[]][]>();
     for (const m of canonical) {
       const ingressSeq = Number(m.headers?.get(HEADERS.ingressSeq));
@@ -238,7 +225,7 @@ async function scenario(nc: NatsConnection, jsm: JetStreamManager, s: Scenario, 
 
     // Every rejected event dead-lettered exactly once (dead letters keep their message ids).
     const dlq = new Map<number, number>();
-    for (const m of await readAll(js, jsm, n.deadLetterStream)) {
+    for (const m of await readStream(js, jsm, n.deadLetterStream)) {
       const seq = Number(m.headers?.get(HEADERS.ingressSeq));
       dlq.set(seq, (dlq.get(seq) ?? 0) + 1);
     }

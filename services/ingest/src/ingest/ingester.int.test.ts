@@ -4,7 +4,7 @@ import { jetstream, type JetStreamClient, type JetStreamManager, type JetStreamP
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { decodeBatch, defaultEventLimits, EMPTY_SCOPE_POLICY, encodeBatch, HEADERS, names as makeNames, type FarmEvent, type Names } from '@farmbrain/contracts';
 import { COMMON_DEFAULTS, connectNats, createLogger, defaultStreamSettings, jetstreamManager, provisionStreams } from '@farmbrain/platform';
-import { makeEvent, uniqueNamespace } from '@farmbrain/testing';
+import { makeEvent, readStream, uniqueNamespace } from '@farmbrain/testing';
 import { createIngestHandler, type IngestStats } from './ingester.js';
 
 const url = process.env.NATS_URL ?? COMMON_DEFAULTS.natsUrl;
@@ -41,18 +41,7 @@ let producerSeq = 0;
 const decision = (agentId: string, confidence = 0.5): FarmEvent =>
   makeEvent(agentId, 'decision_made', { symbol: 'BTC', action: 'buy', size: 1, confidence, rationale: '', situation: [], memoryIds: [] }, { producerSeq: ++producerSeq });
 
-async function readAll(stream: string): Promise<JsMsg[]> {
-  const count = (await jsm.streams.info(stream)).state.messages;
-  const out: JsMsg[] = [];
-  if (count === 0) return out;
-  const it = await (await js.consumers.get(stream)).consume();
-  for await (const m of it) {
-    out.push(m);
-    if (m.info.pending === 0) break;
-  }
-  await it.close();
-  return out;
-}
+const readAll = (stream: string): Promise<JsMsg[]> => readStream(js, jsm, stream);
 
 async function publish(n: Names, events: FarmEvent[], hdrs: Record<string, string> = {}): Promise<void> {
   const h = natsHeaders();
