@@ -16,11 +16,11 @@ import {
 import type { ScopePolicy } from '@farmbrain/contracts';
 
 /** Services `farmbrain start` can run several instances of. */
-export const SCALABLE = ['tiering', 'ingest'] as const;
+export const SCALABLE = ['tiering', 'ingest', 'archive'] as const;
 export type Scalable = (typeof SCALABLE)[number];
 
 /** Default ops ports of the worker services (their own defaults). */
-export const OPS_BASE_PORT: Record<Scalable, number> = { ingest: 8081, tiering: 8082 };
+export const OPS_BASE_PORT: Record<Scalable, number> = { ingest: 8081, tiering: 8082, archive: 8083 };
 
 export interface UserScopePolicy {
   policy: ScopePolicy;
@@ -76,11 +76,12 @@ export class CliConfig {
     return this.#r.str('FB_TIERING_PROJECTION', 'tiering.v1');
   }
 
-  /** How many processes of each scalable service `start` runs: FB_TIERING_INSTANCES, FB_INGEST_INSTANCES (default 1). */
+  /** How many processes of each scalable service `start` runs: FB_TIERING_INSTANCES, FB_INGEST_INSTANCES, FB_ARCHIVE_INSTANCES (default 1). */
   get instances(): Record<Scalable, number> {
     return {
       tiering: this.#r.int('FB_TIERING_INSTANCES', 1, 1, 32),
       ingest: this.#r.int('FB_INGEST_INSTANCES', 1, 1, 32),
+      archive: this.#r.int('FB_ARCHIVE_INSTANCES', 1, 1, 32),
     };
   }
 

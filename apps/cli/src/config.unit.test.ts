@@ -12,7 +12,7 @@ test('config - the gateway URL: FB_GATEWAY_URL, else the host and port the gatew
 
 test('config - instances, ops ports, the common settings, and nothing read before it is needed', () => {
   const cfg = new CliConfig({ FB_TIERING_INSTANCES: '3', FB_OPS_PORT: '0', FB_INGEST_OPS_PORT: '9100', FB_PARTITIONS: 'bad' });
-  assert.deepEqual(cfg.instances, { tiering: 3, ingest: 1 });
+  assert.deepEqual(cfg.instances, { tiering: 3, ingest: 1, archive: 1 });
   assert.equal(cfg.ops('tiering').port, 0);
   assert.equal(cfg.ops('ingest').port, 9100);
   assert.throws(() => cfg.common, /FB_PARTITIONS='bad'/);

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** `farmbrain`: the operator CLI. See apps/cli/README.md. */
+import { exportCommand, importCommand } from './commands/agentFile.js';
+import { backupCommand, restoreCommand } from './commands/backup.js';
 import { dlqListCommand, dlqReplayCommand, dlqShowCommand } from './commands/dlq.js';
 import { demoCommand } from './commands/demo.js';
 import { startCommand } from './commands/start.js';
@@ -20,6 +22,10 @@ const handlers: Handlers = {
   dlqList: (a) => dlqListCommand(a, cfg, io),
   dlqShow: (id, a) => dlqShowCommand(id, a, cfg, io),
   dlqReplay: (id, a) => dlqReplayCommand(id, a, cfg, io),
+  backup: (a) => backupCommand(a, cfg, io),
+  restore: (dir, a) => restoreCommand(dir, a, cfg, io),
+  export: (id, a) => exportCommand(id, a, cfg, io),
+  import: (file, a) => importCommand(file, a, cfg, io),
 };
 
 const argv = process.argv.slice(2);

@@ -41,6 +41,10 @@ export interface DlqOneArgs {
 export interface RebuildArgs { as: string; wait: boolean; json: boolean }
 export interface SwitchArgs { maxLag: number; gateway: string | undefined; json: boolean }
 export interface DropArgs { timeoutMs: number; json: boolean }
+export interface BackupArgs { out: string | undefined; json: boolean }
+export interface RestoreArgs { replace: boolean; json: boolean }
+export interface ExportArgs { out: string | undefined; json: boolean }
+export interface ImportArgs { merge: boolean; timeoutMs: number; json: boolean }
 
 /** What each command does; each resolves with its exit code. */
 export interface Handlers {
@@ -53,6 +57,10 @@ export interface Handlers {
   dlqList(a: DlqListArgs): Promise<number>;
   dlqShow(id: string, a: DlqOneArgs): Promise<number>;
   dlqReplay(id: string, a: DlqOneArgs): Promise<number>;
+  backup(a: BackupArgs): Promise<number>;
+  restore(dir: string, a: RestoreArgs): Promise<number>;
+  export(agentId: string, a: ExportArgs): Promise<number>;
+  import(file: string, a: ImportArgs): Promise<number>;
 }
 
 export interface Io {
@@ -119,11 +127,11 @@ Environment:
 `;
 
 const START_HELP = `
-Starts the farmbrain services (tiering, ingest, gateway) and a demo fleet of
+Starts the farmbrain services (tiering, ingest, archive, gateway) and a demo fleet of
 simulated trading agents. NATS, Redis and Postgres must already be running.
 A service that exits is restarted (after 0.5 s, 1 s, 2 s … up to 30 s);
 Ctrl-C stops everything.
-${ENVIRONMENT}  FB_TIERING_INSTANCES, FB_INGEST_INSTANCES  instances (default 1; --instances wins)
+${ENVIRONMENT}  FB_TIERING_INSTANCES, FB_INGEST_INSTANCES, FB_ARCHIVE_INSTANCES  instances (default 1; --instances wins)
   LOG_LEVEL      default info
   FB_SCOPE_POLICY, FB_SCOPE_POLICY_FILE
                  who may write team and fleet memories (JSON). Default with the
@@ -217,6 +225,45 @@ export function buildProgram(h: Handlers, io: Io): { program: Command; code: () 
     .option('--json', 'one JSON document')
     .action(async (v: string, o: { timeout: number; json?: boolean }) => {
       done(await h.drop(v, { timeoutMs: o.timeout, json: Boolean(o.json) }));
+    });
+
+  program.command('backup')
+    .description('write a consistent backup of the deployment\'s Postgres stores (every schema, one snapshot, with checksums)')
+    .option('--out <dir>', 'where to write the bundle (default backups/<namespace>-<time>)')
+    .option('--json', 'one JSON document')
+    .addHelpText('after', '\nRedis is not backed up: tiering rebuilds every hot copy from Postgres. The log stays in JetStream and the archive;\nthe restored checkpoints say where each projection resumes.\n')
+    .action(async (o: { out?: string; json?: boolean }) => {
+      done(await h.backup({ out: o.out, json: Boolean(o.json) }));
+    });
+
+  program.command('restore')
+    .description('restore a backup into this deployment; nothing live is touched before the whole copy succeeded')
+    .argument('<dir>', 'a bundle farmbrain backup wrote')
+    .option('--replace', 'put the backup in place of schemas that hold data (they are kept, renamed aside)')
+    .option('--json', 'one JSON document')
+    .addHelpText('after', '\nThe services must be stopped. Every file is checked against its checksum first; the rows are loaded into staging\nschemas and counted, then all schemas are put in place in one transaction.\n')
+    .action(async (dir: string, o: { replace?: boolean; json?: boolean }) => {
+      done(await h.restore(dir, { replace: Boolean(o.replace), json: Boolean(o.json) }));
+    });
+
+  program.command('export')
+    .description('write one agent\'s whole memory to one file: its events, memories (embeddings, versions) and checkpoints')
+    .argument('<agent>', 'the agent id', agentId)
+    .option('--out <file>', 'where to write it (default <agent>.fbagent.jsonl)')
+    .option('--json', 'one JSON document')
+    .action(async (id: string, o: { out?: string; json?: boolean }) => {
+      done(await h.export(id, { out: o.out, json: Boolean(o.json) }));
+    });
+
+  program.command('import')
+    .description('replay an agent file into this deployment, then check its memories and checkpoints equal the file\'s')
+    .argument('<file>', 'a file farmbrain export wrote')
+    .option('--merge', 'add to an agent that already exists here (events it has are not applied twice)')
+    .addOption(new Option('--timeout <ms>', 'how long to wait for tiering to apply it').argParser(integer('--timeout', 1000, 3_600_000)).default(60_000))
+    .option('--json', 'one JSON document')
+    .addHelpText('after', '\nThe events go through this deployment\'s ingest (checked as any write, except for their age) with their own ids;\nthe source\'s tier moves and legal holds are left out: this deployment\'s policies apply.\n')
+    .action(async (file: string, o: { merge?: boolean; timeout: number; json?: boolean }) => {
+      done(await h.import(file, { merge: Boolean(o.merge), timeoutMs: o.timeout, json: Boolean(o.json) }));
     });
 
   const dlq = program.command('dlq').description('dead letters: list, show, replay (through the gateway)');

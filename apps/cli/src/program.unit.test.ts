@@ -33,7 +33,7 @@ test('cli - usage errors exit 2 and say what is wrong, without running anything'
     [['start', '--agents', 'x'], /--agents must be an integer from 0 to 200, got 'x'/],
     [['start', '--agents', '201'], /--agents must be an integer/],
     [['start', '--port', '0'], /--port must be an integer from 1 to 65535/],
-    [['start', '--instances', 'gateway=2'], /'gateway' cannot run several instances; only tiering and ingest can/],
+    [['start', '--instances', 'gateway=2'], /'gateway' cannot run several instances; only tiering, ingest and archive can/],
     [['start', '--instances', 'tiering=0'], /tiering=0 must be from 1 to 32/],
     [['start', '--instances', 'tiering'], /service=N pairs/],
     [['start', '--bogus'], /unknown option '--bogus'/],

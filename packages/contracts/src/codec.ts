@@ -10,8 +10,10 @@ import type {
   MemoryKind,
   MemoryTier,
   MemoryUpdated,
+  RecordKind,
   Scope,
   Side,
+  Tier,
 } from './events.js';
 
 const pb = farmbrain.v1;
@@ -36,6 +38,8 @@ const SIDE_TO_PB: Record<Side, number> = { buy: 1, sell: 2 };
 const KIND_TO_PB: Record<MemoryKind, number> = { observation: 1, reflection: 2, lesson: 3, fact: 4, procedure: 5 };
 const SCOPE_TO_PB: Record<Scope, number> = { agent: 1, team: 2, fleet: 3 };
 const STATUS_TO_PB: Record<AgentStatus, number> = { active: 1, paused: 2, stopped: 3, error: 4 };
+const RECORD_KIND_TO_PB: Record<RecordKind, number> = { decision: 1, trade: 2, checkpoint: 3, memory: 4, recall: 5 };
+const TIER_TO_PB: Record<Tier, number> = { hot: 1, warm: 2, cold: 3, archive: 4, deleted: 5 };
 const invert = <K extends string>(m: Record<K, number>): Record<number, K | undefined> =>
   Object.fromEntries(Object.entries(m).map(([k, v]) => [v, k])) as Record<number, K | undefined>;
 const PB_TO_ACTION = invert(ACTION_TO_PB);
@@ -43,6 +47,8 @@ const PB_TO_SIDE = invert(SIDE_TO_PB);
 const PB_TO_KIND = invert(KIND_TO_PB);
 const PB_TO_SCOPE = invert(SCOPE_TO_PB);
 const PB_TO_STATUS = invert(STATUS_TO_PB);
+const PB_TO_RECORD_KIND = invert(RECORD_KIND_TO_PB);
+const PB_TO_TIER = invert(TIER_TO_PB);
 
 /** Protobuf oneof case name for each event type. */
 const CASE_OF: Record<EventType, string> = {
@@ -56,6 +62,11 @@ const CASE_OF: Record<EventType, string> = {
   memory_forgotten: 'memoryForgotten',
   agent_state_changed: 'agentStateChanged',
   memory_recalled: 'memoryRecalled',
+  records_moved: 'recordsMoved',
+  legal_hold_changed: 'legalHoldChanged',
+  memories_consolidated: 'memoriesConsolidated',
+  agent_restored: 'agentRestored',
+  memory_erased: 'memoryErased',
 };
 const TYPE_OF: Record<string, EventType> = Object.fromEntries(
   Object.entries(CASE_OF).map(([t, c]) => [c, t as EventType]),
@@ -103,6 +114,13 @@ function payloadToPb(e: FarmEvent): Record<string, unknown> {
       return { status: STATUS_TO_PB[e.data.status] ?? 0, configJson: toJsonText(e.data.config), reason: e.data.reason };
     case 'memory_recalled':
       return { ...e.data, filters: undefined, filtersJson: toJsonText(e.data.filters) };
+    case 'records_moved':
+      return { ...e.data, kind: RECORD_KIND_TO_PB[e.data.kind] ?? 0, fromTier: TIER_TO_PB[e.data.fromTier] ?? 0, toTier: TIER_TO_PB[e.data.toTier] ?? 0 };
+    case 'legal_hold_changed':
+    case 'memories_consolidated':
+    case 'agent_restored':
+    case 'memory_erased':
+      return { ...e.data };
   }
 }
 
@@ -198,6 +216,7 @@ export function fromProto(m: farmbrain.v1.Event): FarmEvent {
           sourceEventIds: p.sourceEventIds ?? [],
           situation: p.situation ?? [],
           embeddingModel: p.embeddingModel ?? '',
+          ...(p.sealed && p.sealed.length > 0 ? { sealed: p.sealed } : {}),
         },
       };
     }
@@ -213,6 +232,7 @@ export function fromProto(m: farmbrain.v1.Event): FarmEvent {
       if (p.text != null) data.text = p.text;
       if (p.importance != null) data.importance = p.importance;
       if (p.expiresAtMs != null) data.expiresAt = Number(p.expiresAtMs);
+      if (p.sealed && p.sealed.length > 0) data.sealed = p.sealed;
       return { ...meta, type, data };
     }
     case 'memory_forgotten': {
@@ -247,6 +267,45 @@ export function fromProto(m: farmbrain.v1.Event): FarmEvent {
           embeddingModel: p.embeddingModel ?? '',
         },
       };
+    }
+    case 'records_moved': {
+      const p = m.recordsMoved!;
+      return {
+        ...meta,
+        type,
+        data: {
+          kind: enumName(PB_TO_RECORD_KIND, p.kind),
+          fromTier: enumName(PB_TO_TIER, p.fromTier),
+          toTier: enumName(PB_TO_TIER, p.toTier),
+          dayMs: Number(p.dayMs ?? 0),
+          recordIds: p.recordIds ?? [],
+          policy: p.policy ?? '',
+          reason: p.reason ?? '',
+        },
+      };
+    }
+    case 'legal_hold_changed': {
+      const p = m.legalHoldChanged!;
+      return { ...meta, type, data: { held: p.held ?? false, recordIds: p.recordIds ?? [], reason: p.reason ?? '', operator: p.operator ?? '' } };
+    }
+    case 'memories_consolidated': {
+      const p = m.memoriesConsolidated!;
+      return {
+        ...meta,
+        type,
+        data: {
+          canonicalMemoryId: p.canonicalMemoryId ?? '', mergedIds: p.mergedIds ?? [], text: p.text ?? '', representativeId: p.representativeId ?? '',
+          method: p.method ?? '', similarityThreshold: p.similarityThreshold ?? 0, reason: p.reason ?? '',
+        },
+      };
+    }
+    case 'agent_restored': {
+      const p = m.agentRestored!;
+      return { ...meta, type, data: { checkpointId: p.checkpointId ?? '', reason: p.reason ?? '', operator: p.operator ?? '' } };
+    }
+    case 'memory_erased': {
+      const p = m.memoryErased!;
+      return { ...meta, type, data: { memoryId: p.memoryId ?? '', reason: p.reason ?? '', operator: p.operator ?? '' } };
     }
   }
 }

@@ -16,6 +16,11 @@ export const PAYLOAD_DEFAULTS = {
   memory_forgotten: { reason: '' },
   agent_state_changed: { reason: '' },
   memory_recalled: { queryText: '', queryVector: [], filters: {}, hits: [], embeddingModel: '' },
+  records_moved: { dayMs: 0, recordIds: [], policy: '', reason: '' },
+  legal_hold_changed: { recordIds: [], reason: '', operator: '' },
+  memories_consolidated: { representativeId: '', method: 'representative', reason: '' },
+  agent_restored: { reason: '', operator: '' },
+  memory_erased: { reason: '', operator: '' },
 } as const satisfies { [T in EventType]: Partial<EventPayloads[T]> };
 
 type Defaulted<T extends EventType> = keyof (typeof PAYLOAD_DEFAULTS)[T] & keyof EventPayloads[T];

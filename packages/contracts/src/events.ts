@@ -84,6 +84,8 @@ export interface MemoryStored {
   situation: number[];
   /** Model that made `embedding` ('' with an embedding = 'client'; ignored without one). */
   embeddingModel: string;
+  /** Set by ingest only: text and embedding encrypted with the memory's key (see seal.ts); `text` is then SEALED_TEXT. */
+  sealed?: Uint8Array;
 }
 
 export interface MemoryUpdated {
@@ -97,6 +99,8 @@ export interface MemoryUpdated {
   embedding: number[];
   expiresAt?: number;
   embeddingModel: string;
+  /** Set by ingest only: see MemoryStored.sealed. */
+  sealed?: Uint8Array;
 }
 
 export interface MemoryForgotten {
@@ -134,6 +138,64 @@ export interface AgentStateChanged {
   reason: string;
 }
 
+/** The kinds of record lifecycle policies act on. */
+export const RECORD_KINDS = ['decision', 'trade', 'checkpoint', 'memory', 'recall'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+/** Where a record lives, hottest first (see proto Tier). */
+export const TIERS = ['hot', 'warm', 'cold', 'archive', 'deleted'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** Records of the event's agent moved between tiers by a lifecycle policy (published by the scheduler, never by agents). */
+export interface RecordsMoved {
+  kind: RecordKind;
+  fromTier: Tier;
+  toTier: Tier;
+  /** Epoch ms of the UTC midnight of the day whose records move; 0 when recordIds name them. */
+  dayMs: number;
+  /** These records only; empty = every record of `kind` in `fromTier` that occurred that day. */
+  recordIds: string[];
+  /** The policy, e.g. `decision.coldAfterDays`. */
+  policy: string;
+  /** Why, in words, with the values that decided it. */
+  reason: string;
+}
+
+/** An operator put the agent (recordIds empty) or some of its records under legal hold, or lifted it. */
+export interface LegalHoldChanged {
+  held: boolean;
+  recordIds: string[];
+  reason: string;
+  operator: string;
+}
+
+/** Near-duplicate memories of the agent merged into one canonical memory; the originals leave recall but stay readable. */
+export interface MemoriesConsolidated {
+  canonicalMemoryId: string;
+  mergedIds: string[];
+  text: string;
+  /** The original whose text and embedding stand for the group ('' when the text is a summary). */
+  representativeId: string;
+  /** `representative`, or `summary:<model>`. */
+  method: string;
+  similarityThreshold: number;
+  reason: string;
+}
+
+/** The agent was restored to one of its checkpoints (the event id of that checkpoint_saved). */
+export interface AgentRestored {
+  checkpointId: string;
+  reason: string;
+  operator: string;
+}
+
+/** An operator erased the memory: its key is destroyed; every store removes its content. */
+export interface MemoryErased {
+  memoryId: string;
+  reason: string;
+  operator: string;
+}
+
 export interface EventPayloads {
   agent_registered: AgentRegistered;
   decision_made: DecisionMade;
@@ -145,6 +207,11 @@ export interface EventPayloads {
   memory_forgotten: MemoryForgotten;
   agent_state_changed: AgentStateChanged;
   memory_recalled: MemoryRecalled;
+  records_moved: RecordsMoved;
+  legal_hold_changed: LegalHoldChanged;
+  memories_consolidated: MemoriesConsolidated;
+  agent_restored: AgentRestored;
+  memory_erased: MemoryErased;
 }
 
 export type EventType = keyof EventPayloads;
@@ -159,7 +226,18 @@ export const EVENT_TYPES = [
   'memory_forgotten',
   'agent_state_changed',
   'memory_recalled',
+  'records_moved',
+  'legal_hold_changed',
+  'memories_consolidated',
+  'agent_restored',
+  'memory_erased',
 ] as const satisfies readonly EventType[];
+
+/**
+ * Event types only farmbrain's own components publish (the lifecycle scheduler,
+ * operator actions): the agent-facing write paths (HTTP, MCP, the SDK) refuse them.
+ */
+export const SYSTEM_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(['records_moved', 'legal_hold_changed', 'memories_consolidated', 'memory_erased']);
 
 export interface EventMeta {
   /** UUIDv7. */

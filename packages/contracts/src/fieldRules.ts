@@ -3,8 +3,10 @@ import {
   AGENT_STATUSES,
   MEMORY_KINDS,
   MEMORY_TIERS,
+  RECORD_KINDS,
   SCOPES,
   SIDES,
+  TIERS,
   type EventMeta,
   type EventPayloads,
   type EventType,
@@ -219,6 +221,8 @@ const unit = (): Present<NumberRule> => ({ kind: 'number', min: 0, max: 1 });
 const vector = (element: VectorRule['element'], bound?: number): Present<VectorRule> => ({ kind: 'vector', element, max: 'maxVectorDims', ...(bound ? { bound } : {}) });
 const tags = (): Present<ListRule> => ({ kind: 'list', max: 'maxTags', item: { kind: 'id', max: 64 } });
 const json = (maxChars: number): Present<JsonRule> => ({ kind: 'json', maxChars });
+/** Ciphertext ingest writes (text and embedding of a memory): room for the largest text in UTF-8 and the largest vector. */
+const sealed = (): BytesRule & { optional: true } => ({ kind: 'bytes', max: 8 * 1024 * 1024, optional: true });
 
 /** The envelope every event carries. Checked in this order, before the payload. */
 export const ENVELOPE_RULES = {
@@ -285,6 +289,7 @@ export const PAYLOAD_RULES = {
     sourceEventIds: ids(256),
     situation: vector('float64', SITUATION_BOUND),
     embeddingModel: model(),
+    sealed: sealed(),
   },
   memory_updated: {
     memoryId: id({ required: true }),
@@ -295,6 +300,7 @@ export const PAYLOAD_RULES = {
     embedding: vector('float32'),
     expiresAt: { kind: 'time', zeroMeansNever: true, optional: true },
     embeddingModel: model(),
+    sealed: sealed(),
   },
   memory_forgotten: {
     memoryId: id({ required: true }),
@@ -321,6 +327,40 @@ export const PAYLOAD_RULES = {
       },
     },
     embeddingModel: model(),
+  },
+  records_moved: {
+    kind: { kind: 'enum', values: RECORD_KINDS },
+    fromTier: { kind: 'enum', values: TIERS },
+    toTier: { kind: 'enum', values: TIERS },
+    dayMs: { kind: 'time', zeroMeansNever: true },
+    recordIds: ids(4096),
+    policy: id({ required: true }),
+    reason: text(),
+  },
+  legal_hold_changed: {
+    held: { kind: 'bool' },
+    recordIds: ids(4096),
+    reason: text(),
+    operator: id(),
+  },
+  memories_consolidated: {
+    canonicalMemoryId: id({ required: true }),
+    mergedIds: ids(1024),
+    text: text({ required: true }),
+    representativeId: id(),
+    method: { kind: 'id', max: 160, required: true },
+    similarityThreshold: unit(),
+    reason: text(),
+  },
+  agent_restored: {
+    checkpointId: id({ required: true }),
+    reason: text(),
+    operator: id(),
+  },
+  memory_erased: {
+    memoryId: id({ required: true }),
+    reason: text(),
+    operator: id(),
   },
 } as const satisfies { [T in EventType]: RulesOf<EventPayloads[T]> };
 

@@ -1,6 +1,23 @@
+import { createHash } from 'node:crypto';
 import { v7 as uuidv7, validate as uuidValidate, version as uuidVersion } from 'uuid';
 
 export const newEventId = (): string => uuidv7();
+
+/**
+ * A UUIDv7 derived from a time and a seed, the same every time: what a
+ * component publishes for a decision it may take twice (two schedulers, a retry
+ * after a crash), so the log's dedupe and the projections' claims keep one.
+ */
+export function derivedEventId(ms: number, seed: string): string {
+  const h = createHash('sha256').update(seed).digest();
+  const b = Buffer.alloc(16);
+  b.writeUIntBE(Math.max(0, Math.floor(ms)) % 2 ** 48, 0, 6);
+  h.copy(b, 6, 0, 10);
+  b[6] = 0x70 | (b[6]! & 0x0f);
+  b[8] = 0x80 | (b[8]! & 0x3f);
+  const x = b.toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
 
 export const isUuidV7 = (s: string): boolean => uuidValidate(s) && uuidVersion(s) === 7;
 

@@ -7,6 +7,9 @@ export {
   AGENT_STATUSES,
   EVENT_TYPES,
   MEMORY_TIERS,
+  RECORD_KINDS,
+  TIERS,
+  SYSTEM_EVENT_TYPES,
 } from './events.js';
 export type {
   Action,
@@ -27,6 +30,13 @@ export type {
   MemoryRecalled,
   RecalledMemory,
   MemoryTier,
+  RecordKind,
+  Tier,
+  RecordsMoved,
+  LegalHoldChanged,
+  MemoriesConsolidated,
+  AgentRestored,
+  MemoryErased,
   EventPayloads,
   EventType,
   EventMeta,
@@ -60,7 +70,7 @@ export {
   HEADERS,
 } from './subjects.js';
 export type { Names } from './subjects.js';
-export { newEventId, isUuidV7, HybridSequence } from './ids.js';
+export { newEventId, isUuidV7, derivedEventId, HybridSequence } from './ids.js';
 export { REASON_CODES, defaultEventLimits, validateEvent, describeIssues } from './validate.js';
 export type { ReasonCode, ValidationIssue, EventLimits, ValidationContext } from './validate.js';
 export {
@@ -137,3 +147,5 @@ export type {
   DecisionContext,
 } from './memoryApi.js';
 export type { DeadLetterItem, DeadLetterPage, ReplayedDeadLetter } from './deadLetterApi.js';
+export { SEALED_TEXT, ERASED_TEXT, SealError, sealEvent, unsealEvent, hasContent } from './seal.js';
+export type { SealableEvent } from './seal.js';

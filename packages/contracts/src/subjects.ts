@@ -43,6 +43,8 @@ export interface Names {
   leaseBucket: string;
   /** NATS KV bucket of the projection registry: each service's projection versions and the live one (kept forever). */
   registryBucket: string;
+  /** NATS KV bucket of the memory keys (crypto-shredding: erasing a memory purges its key). */
+  keysBucket: string;
   /** Redis key prefix, ending with ':'. */
   redisPrefix: string;
   /** Postgres schema. */
@@ -125,6 +127,7 @@ export function names(namespace: string, partitions: number): Names {
     durable: (group, n) => `${group}_p${n}`,
     leaseBucket: `${namespace}_leases`,
     registryBucket: `${namespace}_projections`,
+    keysBucket: `${namespace}_keys`,
     redisPrefix: `${namespace}:`,
     pgSchema: namespace,
   };
@@ -141,5 +144,11 @@ export const HEADERS = {
   rejected: 'Fb-Rejected',
   /** On a canonical message: the id of the projection dead letter it replays (the projection applies it again). */
   replayOf: 'Fb-Replay-Of',
+  /**
+   * On an ingress message: its events are an import of an agent exported from another deployment
+   * (farmbrain import). Ingest checks them as any other, except for how old they may be: they
+   * happened when they happened.
+   */
+  imported: 'Fb-Imported',
   traceparent: 'traceparent',
 } as const;

@@ -4,12 +4,18 @@ import type { Pool } from './postgres.js';
 import { quoteIdent } from './postgres.js';
 import { fnv1a32 } from '@farmbrain/contracts';
 
+/** The migration files of `dir`, in the order they apply. */
+export async function migrationFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
+}
+
 /**
  * Applies `NNN_name.sql` files from `dir` in order, once each, inside `schema`.
  * Serialized by an advisory lock, so services starting together do not race.
+ * `only`: apply just these (a restore brings a schema to the migrations of its backup).
  */
-export async function migrate(pool: Pool, schema: string, dir: string): Promise<string[]> {
-  const files = (await readdir(dir)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
+export async function migrate(pool: Pool, schema: string, dir: string, { only }: { only?: ReadonlySet<string> } = {}): Promise<string[]> {
+  const files = (await migrationFiles(dir)).filter((f) => !only || only.has(f));
   const c = await pool.connect();
   const applied: string[] = [];
   try {

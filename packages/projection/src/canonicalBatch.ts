@@ -2,6 +2,13 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { agentOfSubject, decodeBatch, describeIssues, encodeRawEvent, HEADERS, validateEvent, type EventLimits, type FarmEvent } from '@farmbrain/contracts';
 import type { DeadLetter } from './deadLetters.js';
 
+/**
+ * A canonical message as the kit applies it: what JetStream delivers (a JsMsg
+ * is one), or the same fields read back from the archive (a rebuild replays
+ * the archive before the stream).
+ */
+export type CanonicalMessage = Pick<JsMsg, 'seq' | 'subject' | 'data' | 'headers'>;
+
 /** An event with the canonical stream sequence of the message that carried it. */
 export type SeqEvent = FarmEvent & { streamSeq: number };
 
@@ -18,6 +25,8 @@ export interface RejectedWrite {
 
 /** A batch of canonical messages, decoded. */
 export interface CanonicalBatch {
+  /** The messages themselves, in stream order, as they came (a projection such as the archive stores them verbatim). */
+  messages: readonly CanonicalMessage[];
   /** Every event, in log order, duplicates included. */
   events: SeqEvent[];
   /** Messages or entries that did not decode, or events unfit to key on: dead letters (the caller keeps those above its checkpoint). */
@@ -47,14 +56,12 @@ const COUNT_MAX = 2 ** 31 - 1;
  * back as a dead letter. The canonical log holds what ingest validated, but
  * anything can be published around ingest, and a projection must never stall on it.
  */
-export function decodeCanonical(msgs: readonly Pick<JsMsg, 'seq' | 'data' | 'subject' | 'headers'>[], partition: number, limits: EventLimits): CanonicalBatch {
+export function decodeCanonical(msgs: readonly CanonicalMessage[], partition: number, limits: EventLimits): CanonicalBatch {
   const anyTime: EventLimits = { ...limits, maxFutureSkewMs: Number.POSITIVE_INFINITY, maxPastSkewMs: Number.POSITIVE_INFINITY };
-  const out: CanonicalBatch = { events: [], unfit: [], rejections: [], replays: [], ingressOf: new Map(), lastSeq: msgs[msgs.length - 1]?.seq ?? 0, ingressSeq: 0 };
+  const out = rawBatch(msgs);
   for (const m of msgs) {
     const agentId = agentOfSubject(m.subject);
-    const ingressSeq = headerInt(m.headers?.get(HEADERS.ingressSeq));
-    out.ingressSeq = Math.max(out.ingressSeq, ingressSeq);
-    if (ingressSeq > 0) out.ingressOf.set(m.seq, ingressSeq);
+    const ingressSeq = out.ingressOf.get(m.seq) ?? 0;
     const dead = (body: Uint8Array, reason: string, eventId?: string) =>
       out.unfit.push({ partition, streamSeq: m.seq, ingressSeq, agentId, eventType: '', code: 'DECODE_ERROR', reason, body, ...(eventId ? { eventId } : {}) });
     let accepted = 0;
@@ -88,6 +95,21 @@ export function decodeCanonical(msgs: readonly Pick<JsMsg, 'seq' | 'data' | 'sub
         code: m.headers?.get(HEADERS.reasonCode) || 'REJECTED', reason: m.headers?.get(HEADERS.reason) || '',
       });
     }
+  }
+  return out;
+}
+
+/**
+ * A batch of messages not decoded (for projections of the messages themselves,
+ * such as the archive): no events, only the messages, their ingress sequences
+ * and the last stream sequence.
+ */
+export function rawBatch(msgs: readonly CanonicalMessage[]): CanonicalBatch {
+  const out: CanonicalBatch = { messages: msgs, events: [], unfit: [], rejections: [], replays: [], ingressOf: new Map(), lastSeq: msgs[msgs.length - 1]?.seq ?? 0, ingressSeq: 0 };
+  for (const m of msgs) {
+    const ingressSeq = headerInt(m.headers?.get(HEADERS.ingressSeq));
+    out.ingressSeq = Math.max(out.ingressSeq, ingressSeq);
+    if (ingressSeq > 0) out.ingressOf.set(m.seq, ingressSeq);
   }
   return out;
 }

@@ -5,7 +5,7 @@ import type { KV, KvEntry } from '@nats-io/kv';
 import { LEASE_KEYS } from '@farmbrain/contracts';
 import type { Logger } from '@farmbrain/platform';
 import { assignedTo } from './assignment.js';
-import { openBucket } from './bucket.js';
+import { openBucket } from '@farmbrain/platform';
 
 /** What a partition lease says (JSON value of `<group>.p.<partition>`). */
 export interface LeaseRecord {

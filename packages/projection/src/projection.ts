@@ -1,8 +1,7 @@
-import type { JsMsg } from '@nats-io/jetstream';
 import { defaultEventLimits, encodeEvent, type EventLimits, type EventType } from '@farmbrain/contracts';
 import { inTransaction, type Logger, type Pool, type PoolClient } from '@farmbrain/platform';
 import { applyAll, applyOneByOne, BatchPoisonedError } from './applyIsolated.js';
-import { decodeCanonical, firstOfEach, type CanonicalBatch, type SeqEvent } from './canonicalBatch.js';
+import { decodeCanonical, firstOfEach, rawBatch, type CanonicalBatch, type CanonicalMessage, type SeqEvent } from './canonicalBatch.js';
 import { claimPartition, lockCheckpoint, saveCheckpoint } from './checkpoints.js';
 import { recordDeadLetters, type DeadLetter } from './deadLetters.js';
 import { claimEvents, releaseForReplay } from './processedEvents.js';
@@ -51,8 +50,24 @@ export interface Projection<S = undefined, P = undefined> {
   readonly keyedByRow?: ReadonlySet<EventType>;
   /** The deployment's event limits: events on the log are checked against the same rules as at ingest (the clock aside). */
   readonly limits?: EventLimits;
-  /** At takeover of a partition, before any batch: the partition's state (e.g. rebuild side stores the instance cannot trust). */
-  open?(partition: number, epoch: number): Promise<S>;
+  /**
+   * A projection of the messages themselves (the archive): nothing is decoded,
+   * so there are no events and no dead letters; `apply` sees no events, and
+   * `onBatch` finds the messages in `ctx.batch.messages` (those at or below
+   * `ctx.checkpoint` were applied before).
+   */
+  readonly raw?: boolean;
+  /**
+   * At takeover of a partition, before any batch: the partition's state (e.g. rebuild side stores the instance cannot
+   * trust). `checkpoint`: the last stream sequence applied (0: none yet).
+   */
+  open?(partition: number, epoch: number, checkpoint: number): Promise<S>;
+  /**
+   * First, for the events above the checkpoint as last known: the events as the projection must see them
+   * (e.g. memory content opened with its key, see @farmbrain/contracts seal.ts), same ids, same order.
+   * A failure retries the batch in place.
+   */
+  reveal?(events: readonly SeqEvent[], ctx: BatchContext<S>): Promise<SeqEvent[]>;
   /** Before the transaction (e.g. embeddings): for events above the checkpoint as last known. A failure retries the batch in place. */
   prepare?(events: readonly SeqEvent[], ctx: BatchContext<S>): Promise<P>;
   /**
@@ -112,7 +127,7 @@ export async function projectionSession<S, P>(projection: Projection<S, P>, deps
   const name = projection.name;
   const limits = projection.limits ?? defaultEventLimits();
   const startAfter = await claimPartition(pool, name, partition, epoch);
-  const state = (await projection.open?.(partition, epoch)) as S;
+  const state = (await projection.open?.(partition, epoch, startAfter)) as S;
   /** The checkpoint as last committed here. */
   let applied = startAfter;
   const handles = projection.handles;
@@ -120,12 +135,16 @@ export async function projectionSession<S, P>(projection: Projection<S, P>, deps
   return {
     startAfter,
     close: async () => projection.close?.(partition, state),
-    handle: async (msgs: readonly JsMsg[]): Promise<number> => {
-      const batch = decodeCanonical(msgs, partition, limits);
+    handle: async (msgs: readonly CanonicalMessage[]): Promise<number> => {
+      const batch = projection.raw ? rawBatch(msgs) : decodeCanonical(msgs, partition, limits);
       const events = firstOfEach(batch.events);
-      const mine = handles ? events.filter((e) => handles.has(e.type)) : events;
       const ctx: BatchContext<S> = { partition, epoch, batch, checkpoint: applied, state, log };
       const floor = applied;
+      const handled = handles ? events.filter((e) => handles.has(e.type)) : events;
+      // Log order: what is at or below the floor (a replay, dropped in the transaction) comes first.
+      const mine = projection.reveal
+        ? [...handled.filter((e) => e.streamSeq <= floor), ...(await projection.reveal(handled.filter((e) => e.streamSeq > floor), ctx))]
+        : handled;
       const prepared = (await projection.prepare?.(mine.filter((e) => e.streamSeq > floor), ctx)) as P;
       const once = (isolate: boolean) => inTransaction(pool, async (c) => {
         const checkpoint = await lockCheckpoint(c, name, partition, epoch);
@@ -164,8 +183,9 @@ export async function projectionSession<S, P>(projection: Projection<S, P>, deps
       }
       await projection.afterCommit?.(events, { ...ctx, checkpoint: applied });
       stats.batches += 1;
-      stats.events += batch.events.length;
-      return batch.events.length;
+      const n = projection.raw ? msgs.length : batch.events.length;
+      stats.events += n;
+      return n;
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import { consumerGroup, FarmbrainError, type Names } from '@farmbrain/contracts';
-import { openBucket } from './bucket.js';
+import { openBucket } from '@farmbrain/platform';
 
 /** Where a projection version keeps its stores. */
 export interface VersionLocation {

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { PartitionWorker, provisionDurable, type Logger } from '@farmbrain/platform';
+import type { CanonicalMessage } from './canonicalBatch.js';
 import { FencedError } from './checkpoints.js';
 import { PartitionLeases, type LeaseRecord } from './leases.js';
 
@@ -11,7 +12,7 @@ export interface PartitionSession {
    * Applies a batch, in stream order; idempotent (after a crash the same messages come again). May
    * resolve with how many events the batch held (status and progress count them; default: its messages).
    */
-  handle(msgs: readonly JsMsg[]): Promise<number | void>;
+  handle(msgs: readonly CanonicalMessage[]): Promise<number | void>;
   /** Delivery resumes after this stream sequence (the session's own checkpoint); default: the durable's ack floor. */
   startAfter?: number;
   /** Called once the partition stopped (drained or lost). */
@@ -38,6 +39,15 @@ export interface PartitionRunnerOptions {
   ops?: string | null;
   /** Takes a partition over under `epoch` (fencing token); throws FencedError when a newer owner has it. */
   open(partition: number, epoch: number): Promise<PartitionSession>;
+  /**
+   * Where a partition's messages come from before the stream: those after
+   * `afterSeq`, in stream order and in chunks, as far as that source holds
+   * them (a rebuild reads the archive, then the stream). At takeover the
+   * runner applies them (the lease checked around each chunk), in the
+   * background, then creates the durable after the last one and pulls the
+   * stream from there. Only for sessions that keep a checkpoint (startAfter).
+   */
+  history?(partition: number, afterSeq: number): AsyncIterable<readonly CanonicalMessage[]>;
 }
 
 /** A partition lease was lost while a batch was in hand: nothing of it is committed or acked. */
@@ -49,13 +59,20 @@ export class LeaseLostError extends Error {
 }
 
 interface Running {
-  worker: PartitionWorker;
+  /** Set once the pull started. */
+  worker: PartitionWorker | undefined;
   session: PartitionSession;
   applied: number;
   /** Events handled under this lease. */
   events: number;
   lastError: LeaseRecord['lastError'];
+  /** Set when the partition stops here: a replay of history ends before its next chunk. */
+  stopping: boolean;
+  /** The replay of history (if any) and the start of the pull. */
+  starting: Promise<void>;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Runs a consumer group's share of the partitions on this instance: partition
@@ -103,15 +120,32 @@ export class PartitionRunner {
   }
 
   async #start(p: number, epoch: number): Promise<void> {
-    const { jsm, js, log } = this.o;
     const session = await this.o.open(p, epoch);
+    const run: Running = { worker: undefined, session, applied: session.startAfter ?? 0, events: 0, lastError: null, stopping: false, starting: Promise.resolve() };
+    this.#running.set(p, run);
+    if (this.o.history && session.startAfter !== undefined) {
+      // In the background: a replay may take long, and the lease rounds and the other partitions go on meanwhile.
+      run.starting = this.#replayThenPull(p, epoch, run);
+      return;
+    }
+    run.starting = this.#pull(p, epoch, run, session.startAfter);
+    try {
+      await run.starting;
+    } catch (err) {
+      this.#running.delete(p);
+      throw err;
+    }
+  }
+
+  /** Creates the partition's durable after `after` and pulls it. */
+  async #pull(p: number, epoch: number, run: Running, after: number | undefined, replayed?: number): Promise<void> {
+    const { jsm, js, log } = this.o;
     const spec = { stream: this.o.stream, durable: this.o.durable(p), filterSubject: this.o.filterSubject(p) };
-    await provisionDurable(jsm, spec, session.startAfter);
-    const run: Running = { worker: undefined as unknown as PartitionWorker, session, applied: session.startAfter ?? 0, events: 0, lastError: null };
+    await provisionDurable(jsm, spec, after);
     const handle = async (msgs: readonly JsMsg[]): Promise<void> => {
       if (!this.leases.valid(p)) throw this.#lost(p, new LeaseLostError(p));
       try {
-        const events = await session.handle(msgs);
+        const events = await run.session.handle(msgs);
         run.events += typeof events === 'number' ? events : msgs.length;
         run.lastError = null;
       } catch (err) {
@@ -122,23 +156,59 @@ export class PartitionRunner {
       // Paused past the lease while applying: a newer owner may have the partition; no ack from here.
       if (!this.leases.valid(p)) throw this.#lost(p, new LeaseLostError(p));
     };
-    run.worker = new PartitionWorker({
+    const worker = new PartitionWorker({
       js, stream: spec.stream, durable: spec.durable, batchSize: this.o.batchSize, log, handle,
       // Deliveries lost on the way: the durable starts over after the last applied message (while the lease holds).
-      reset: async (after) => {
+      reset: async (afterSeq) => {
         if (!this.leases.valid(p)) throw new LeaseLostError(p);
-        await provisionDurable(jsm, spec, after);
+        await provisionDurable(jsm, spec, afterSeq);
       },
       onApplied: (seq) => void (run.applied = seq),
     });
-    this.#running.set(p, run);
-    try {
-      await run.worker.start();
-    } catch (err) {
-      this.#running.delete(p);
-      throw err;
+    await worker.start();
+    run.worker = worker;
+    log.info({ group: this.o.group, partition: p, epoch, from: after ?? 'ack floor', ...(replayed !== undefined ? { replayed } : {}) }, 'partition running here');
+  }
+
+  /** Applies the partition's history after its checkpoint, then pulls the stream after what it applied; retried in place until it succeeds or the partition stops here. */
+  async #replayThenPull(p: number, epoch: number, run: Running): Promise<void> {
+    for (let delay = 250, failures = 0; !run.stopping; delay = Math.min(delay * 2, 5000), failures++) {
+      try {
+        const replayed = await this.#replay(p, run);
+        if (run.stopping) return;
+        await this.#pull(p, epoch, run, run.applied, replayed);
+        return;
+      } catch (err) {
+        if (run.stopping) return;
+        if (err instanceof FencedError || err instanceof LeaseLostError) {
+          this.#lost(p, err);
+          return;
+        }
+        run.lastError = { message: String((err as Error)?.message ?? err).slice(0, 500), at: new Date().toISOString() };
+        if (failures === 0) this.o.log.warn({ err: (err as Error)?.message ?? String(err), code: (err as { code?: unknown })?.code, group: this.o.group, partition: p, applied: run.applied },
+          'partition stalled: replaying its history or starting its pull failed; retrying with backoff');
+        await sleep(delay);
+      }
     }
-    log.info({ group: this.o.group, partition: p, epoch, from: session.startAfter ?? 'ack floor' }, 'partition running here');
+  }
+
+  /** Feeds the history after the checkpoint to the session, chunk by chunk, while the lease holds. Returns how many messages. */
+  async #replay(p: number, run: Running): Promise<number> {
+    let n = 0;
+    for await (const chunk of this.o.history!(p, run.applied)) {
+      if (run.stopping) break;
+      const last = chunk[chunk.length - 1];
+      if (!last) continue;
+      if (!this.leases.valid(p)) throw new LeaseLostError(p);
+      const events = await run.session.handle(chunk);
+      if (!this.leases.valid(p)) throw new LeaseLostError(p);
+      run.applied = Math.max(run.applied, last.seq);
+      run.events += typeof events === 'number' ? events : chunk.length;
+      run.lastError = null;
+      n += chunk.length;
+    }
+    if (n > 0) this.o.log.info({ group: this.o.group, partition: p, messages: n, through: run.applied }, 'partition history replayed; the stream follows');
+    return n;
   }
 
   /** Stops the partition from the lease's side (the worker itself is stopped outside its own batch). */
@@ -151,9 +221,12 @@ export class PartitionRunner {
     const r = this.#running.get(p);
     if (!r) return;
     this.#running.delete(p);
+    r.stopping = true;
+    // A replay stops before its next chunk; a pull being started is started, then stopped.
+    await r.starting.catch(() => undefined);
     // Released: the batch in hand finishes and is acked. Lost: the lease checks around each batch refuse to
     // commit or ack anything more, so stopping waits for nothing that could still land.
-    await r.worker.stop();
+    await r.worker?.stop();
     await r.session.close?.();
     this.o.log.info({ group: this.o.group, partition: p, why, applied: r.applied }, why === 'released' ? 'partition drained and released' : 'partition stopped (lease lost)');
   }

@@ -6,9 +6,10 @@ export {
   checkpointOut,
   memoryCore,
   memoryOut,
+  recallOut,
   MEMORY_COLUMNS,
 } from './rows.js';
-export type { AgentRow, AgentSummary, DecisionItem, TradeItem, PositionItem, CheckpointItem, MemoryCore, MemoryItem } from './rows.js';
+export type { AgentRow, AgentSummary, DecisionItem, TradeItem, PositionItem, CheckpointItem, MemoryCore, MemoryItem, RecallItem } from './rows.js';
 export {
   bySymbol,
   readSummaries,
@@ -23,3 +24,16 @@ export type { AgentView, ViewLimits, Queryable } from './agentView.js';
 export { HotView, hotKeys, hotKeyPatterns, memdocKey } from './hotView.js';
 export type { HotChange } from './hotView.js';
 export { MIGRATIONS_DIR } from './migrations.js';
+export {
+  BLOCK_KINDS,
+  BLOCK_CODEC,
+  BLOCK_COLUMNS,
+  BLOCK_BROTLI,
+  WARM_TABLE,
+  BlockCodecError,
+  compareRows,
+  encodeBlock,
+  decodeBlock,
+  sha256Hex,
+} from './coldBlock.js';
+export type { BlockKind, BlockRow, EncodedBlock } from './coldBlock.js';

@@ -75,3 +75,11 @@ export const memoryOut = (r: Row) => ({
   ...memoryCore(r), accessCount: r.access_count as number, lastAccessedAt: iso(r.last_accessed_at as Date | null),
 });
 export type MemoryItem = ReturnType<typeof memoryOut>;
+
+/** A recall as provenance shows it: what was asked, and which memory versions came back. */
+export const recallOut = (r: Row) => ({
+  recallId: r.recall_id as string, agentId: r.agent_id as string, occurredAt: iso(r.occurred_at as Date), queryText: r.query_text as string,
+  queryVector: r.query_vector as number[], embeddingModel: r.embedding_model as string, filters: r.filters as Record<string, unknown>,
+  k: r.k as number, hits: r.hits as unknown[], correlationId: r.correlation_id as string,
+});
+export type RecallItem = ReturnType<typeof recallOut>;

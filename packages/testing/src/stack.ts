@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Kvm } from '@nats-io/kv';
 import { createHash, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -18,7 +21,7 @@ import {
   type Pool,
 } from '@farmbrain/platform';
 
-export type ServiceName = 'ingest' | 'tiering' | 'gateway';
+export type ServiceName = 'ingest' | 'tiering' | 'gateway' | 'archive';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const entry = (s: ServiceName) => `${ROOT}services/${s}/dist/main.js`;
@@ -63,6 +66,11 @@ export interface StackOptions {
   partitions?: number;
   env?: Record<string, string>;
   natsUrl?: string;
+  /**
+   * An archive of its own (a temporary folder, `archiveDir`, removed by destroy): every service gets it as
+   * FB_ARCHIVE_URL, so `start('archive')` writes there and tiering replays from it.
+   */
+  archive?: boolean;
 }
 
 /**
@@ -74,6 +82,8 @@ export class TestStack {
   readonly namespace: string;
   readonly names: Names;
   readonly natsUrl: string;
+  /** The archive's folder (with `archive: true`). */
+  readonly archiveDir: string | undefined;
   gatewayUrl = '';
   nc!: NatsConnection;
   js!: JetStreamClient;
@@ -88,7 +98,9 @@ export class TestStack {
     this.namespace = o.namespace ?? uniqueNamespace();
     this.names = makeNames(this.namespace, o.partitions ?? 4);
     this.natsUrl = o.natsUrl ?? process.env.NATS_URL ?? COMMON_DEFAULTS.natsUrl;
+    this.archiveDir = o.archive ? join(tmpdir(), `farmbrain-archive-${this.namespace}`) : undefined;
     this.#env = {
+      ...(this.archiveDir ? { FB_ARCHIVE_URL: this.archiveDir } : {}),
       FB_NAMESPACE: this.namespace,
       FB_PARTITIONS: String(this.names.partitions),
       NATS_URL: this.natsUrl,
@@ -189,7 +201,7 @@ export class TestStack {
   }
 
   /**
-   * Waits until every ingest and tiering consumer has nothing pending or unacked:
+   * Waits until every consumer (ingest, tiering, the archive when it runs) has nothing pending or unacked:
    * tiering acks only after Postgres committed and Redis applied.
    */
   async caughtUp(timeoutMs = 60_000): Promise<void> {
@@ -239,7 +251,7 @@ export class TestStack {
   async destroy(): Promise<void> {
     await Promise.all([...this.#procs.keys()].map((s) => this.kill(s, 'SIGKILL')));
     if (this.jsm) {
-      for (const s of [this.names.ingressStream, this.names.eventsStream, this.names.deadLetterStream, `KV_${this.names.leaseBucket}`, `KV_${this.names.registryBucket}`]) {
+      for (const s of [this.names.ingressStream, this.names.eventsStream, this.names.deadLetterStream, `KV_${this.names.leaseBucket}`, `KV_${this.names.registryBucket}`, `KV_${this.names.keysBucket}`]) {
         await this.jsm.streams.delete(s).catch(() => undefined);
       }
     }
@@ -255,6 +267,7 @@ export class TestStack {
       await this.pool.end();
     }
     await this.nc?.close();
+    if (this.archiveDir) rmSync(this.archiveDir, { recursive: true, force: true });
   }
 }
 

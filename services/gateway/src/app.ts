@@ -9,6 +9,7 @@ import type { MemoryApi } from './memory/types.js';
 import { agentRoutes, type AgentReads } from './routes/agents.js';
 import { deadLetterRoutes, type DeadLetters } from './routes/deadLetters.js';
 import { eventRoutes, type EventsIn } from './routes/events.js';
+import { lifecycleRoutes, type RecordReads } from './routes/lifecycle.js';
 import { mcpRoutes } from './routes/mcp.js';
 import { memoryRoutes } from './routes/memory.js';
 import { opsRoutes } from './routes/ops.js';
@@ -19,7 +20,7 @@ import { opsRoutes } from './routes/ops.js';
  * their methods at request time and never keep a method or object of them.
  */
 export interface AppDeps {
-  reads: AgentReads;
+  reads: AgentReads & RecordReads;
   writer: EventsIn;
   memory: MemoryApi;
   /** What is up and what is degraded (NATS, Redis, Postgres, the memory index): kept by a background monitor, read at once. */
@@ -62,6 +63,7 @@ export async function buildApp(d: AppDeps) {
   // Registration order is the order of the OpenAPI document's paths.
   await app.register(opsRoutes, { readiness: d.readiness });
   await app.register(agentRoutes, { reads: d.reads });
+  await app.register(lifecycleRoutes, { reads: d.reads });
   await app.register(eventRoutes, { writer: d.writer, maxEventsPerRequest: d.maxEventsPerRequest });
   await app.register(memoryRoutes, { memory: d.memory });
   await app.register(deadLetterRoutes, { deadLetters: d.deadLetters });

@@ -6,19 +6,20 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { FarmbrainError, SCHEMA_VERSION, type FarmEvent } from '@farmbrain/contracts';
+import { defaultEventLimits, FarmbrainError, names as makeNames, SCHEMA_VERSION, type FarmEvent } from '@farmbrain/contracts';
 import { createLogger, type Readiness } from '@farmbrain/platform';
 import { buildApp, type AppDeps, type GatewayApp } from './app.js';
-import { UnknownAgentError } from './http/errors.js';
+import { NotFoundError, UnknownAgentError } from './http/errors.js';
 import { following } from './live/following.js';
 import type { DeadLetterItem } from '@farmbrain/contracts';
 import type { AgentState } from './read/agentState.js';
 import type { MemoryApi } from './memory/types.js';
 import type { AgentReads } from './routes/agents.js';
+import type { RecordReads } from './routes/lifecycle.js';
 import type { DeadLetters } from './routes/deadLetters.js';
 import type { EventsIn } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
-import { EventsRejectedError } from './write/eventsIn.js';
+import { EventsRejectedError, EventWriter } from './write/eventsIn.js';
 
 const AT = '2025-03-14T13:30:00.000Z';
 const emptyPage = { items: [], nextCursor: null };
@@ -35,7 +36,7 @@ function fakeReads(name: string, agents: readonly string[] = ['a1']) {
     openPositions: [], recentDecisions: [], recentMemories: [], source: 'hot',
     internal: 'left out by the response schema',
   });
-  const reads: AgentReads = {
+  const reads: AgentReads & RecordReads = {
     async listAgents(q) {
       calls.push({ method: 'listAgents', q: { ...q } });
       return { items: agents.map((a) => state(a)), nextCursor: null };
@@ -50,7 +51,7 @@ function fakeReads(name: string, agents: readonly string[] = ['a1']) {
       return {
         items: [{
           decisionId: 'd1', agentId, occurredAt: AT, symbol: 'BTC-USD', action: 'buy', size: 1, confidence: 0.7, rationale: name,
-          situation: [0.1, 0.2], memoryIds: [], recallIds: [], producerSeq: 3, correlationId: '',
+          situation: [0.1, 0.2], memoryIds: [], recallIds: [], producerSeq: 3, correlationId: '', tier: 'warm' as const,
         }],
         nextCursor: 'next',
       };
@@ -79,6 +80,14 @@ function fakeReads(name: string, agents: readonly string[] = ['a1']) {
       calls.push({ method: 'memories', agentId, q: { ...q } });
       known(agentId);
       return emptyPage;
+    },
+    async record(recordId) {
+      calls.push({ method: 'record', q: recordId });
+      throw new NotFoundError('record', recordId);
+    },
+    async explain(recordId) {
+      calls.push({ method: 'explain', q: recordId });
+      return { recordId, kind: 'decision' as const, agentId: 'a1', tier: 'cold' as const, occurredAt: AT, since: AT, history: [], legalHold: null };
     },
   };
   return { reads, calls };
@@ -280,6 +289,35 @@ test('app - POST /v1/events: 202 with what was accepted; too many events 400; an
   assert.deepEqual(errorOf(invalid).details, [{ index: 1, code: 'INVALID_FIELD', field: 'type', message: 'only agent_registered here' }]);
 });
 
+test('app - records across tiers: a listed item names its tier; records/:id 404 NOT_FOUND; explain answers through its schema', async () => {
+  const page = await get('/v1/agents/a1/decisions');
+  assert.equal((page.json() as { items: { tier: string }[] }).items[0]!.tier, 'warm');
+  const missing = await get('/v1/records/0196f0e2-0000-7000-8000-000000000000');
+  assert.equal(missing.statusCode, 404);
+  assert.equal(errorOf(missing).code, 'NOT_FOUND');
+  const ex = await get('/v1/lifecycle/explain/0196f0e2-0000-7000-8000-000000000000');
+  assert.equal(ex.statusCode, 200);
+  assert.deepEqual(ex.json(), { recordId: '0196f0e2-0000-7000-8000-000000000000', kind: 'decision', agentId: 'a1', tier: 'cold', occurredAt: AT, since: AT, history: [], legalHold: null });
+  assert.equal((await get('/v1/records/a%00b')).statusCode, 400);
+});
+
+test('app - POST /v1/events refuses system events: agents cannot move, delete or hold their own records', () => {
+  const w = new EventWriter(null as never, makeNames('unit', 4), defaultEventLimits());
+  for (const [type, data] of [
+    ['records_moved', { kind: 'decision', fromTier: 'warm', toTier: 'deleted', recordIds: ['0196f0e2-0000-7000-8000-000000000000'], policy: 'mine' }],
+    ['legal_hold_changed', { held: false }],
+  ] as const) {
+    assert.throws(() => w.toEvents([{ agentId: 'a1', type, data }]), (err: unknown) => {
+      assert.ok(err instanceof EventsRejectedError);
+      assert.equal(err.code, 'INVALID_EVENT');
+      assert.deepEqual(err.issues.map((i) => [i.index, i.field, i.code]), [[0, 'type', 'INVALID_FIELD']]);
+      assert.match(err.issues[0]!.message, /published by farmbrain itself/);
+      return true;
+    });
+  }
+  assert.equal(w.toEvents([{ agentId: 'a1', type: 'agent_registered', data: { name: 'ok' } }]).length, 1);
+});
+
 test('app - memory routes reach the MemoryApi with typed params, query and body', async () => {
   const n = memory.calls.length;
   const stored = await send('POST', '/v1/agents/a1/memories', { kind: 'lesson', text: 'cut losers early', tags: ['BTC-USD'], importance: 0.8 });
@@ -328,7 +366,7 @@ test('app - the OpenAPI document lists every route (not /mcp, not /docs), each w
     'GET /healthz', 'GET /readyz', 'GET /v1/agents', 'GET /v1/agents/{agentId}', 'GET /v1/agents/{agentId}/checkpoints',
     'GET /v1/agents/{agentId}/checkpoints/{checkpointId}', 'GET /v1/agents/{agentId}/decisions',
     'GET /v1/agents/{agentId}/decisions/{decisionId}/context', 'GET /v1/agents/{agentId}/memories', 'GET /v1/agents/{agentId}/positions',
-    'GET /v1/agents/{agentId}/trades', 'GET /v1/dead-letters', 'GET /v1/dead-letters/{id}',
+    'GET /v1/agents/{agentId}/trades', 'GET /v1/dead-letters', 'GET /v1/dead-letters/{id}', 'GET /v1/lifecycle/explain/{recordId}', 'GET /v1/records/{recordId}',
     'PATCH /v1/agents/{agentId}/memories/{memoryId}',
     'POST /v1/agents/{agentId}/memories', 'POST /v1/agents/{agentId}/recall', 'POST /v1/agents/{agentId}/recall/decisions',
     'POST /v1/dead-letters/{id}/replay', 'POST /v1/events',

@@ -1,4 +1,6 @@
 import type { EventLimits, ScopePolicy } from '@farmbrain/contracts';
+import { loadArchiveConfig, type ArchiveStoreConfig } from '@farmbrain/archive';
+import { loadLifecyclePolicy, type LifecyclePolicy } from '@farmbrain/lifecycle';
 import { loadCommonConfig, loadEmbedConfig, loadEventLimits, loadScopePolicy, readers, type CommonConfig, type EmbedConfig, type Env } from '@farmbrain/platform';
 
 export interface GatewayConfig extends CommonConfig {
@@ -25,6 +27,10 @@ export interface GatewayConfig extends CommonConfig {
   /** How many decisions and memories tiering keeps per agent in the hot tier (the same settings as tiering's). */
   hotDecisions: number;
   hotMemories: number;
+  /** The archive (FB_ARCHIVE_URL): records in the archive tier are read from it. Unset: they answer 503 ARCHIVE_UNAVAILABLE. */
+  archive: ArchiveStoreConfig | undefined;
+  /** The lifecycle policies (as tiering runs them): explain says what they do next to a record. */
+  lifecycle: LifecyclePolicy;
 }
 
 export function loadConfig(env: Env): GatewayConfig {
@@ -45,5 +51,12 @@ export function loadConfig(env: Env): GatewayConfig {
     recallTextScanCap: r.int('FB_RECALL_TEXT_SCAN_CAP', 1000, 0, 1_000_000),
     hotDecisions: r.int('FB_HOT_DECISIONS', 50, 10, 10_000),
     hotMemories: r.int('FB_HOT_MEMORIES', 100, 10, 100_000),
+    archive: archiveOf(env),
+    lifecycle: loadLifecyclePolicy(env),
   };
+}
+
+function archiveOf(env: Env): ArchiveStoreConfig | undefined {
+  const a = loadArchiveConfig(env);
+  return a.configured ? a.store : undefined;
 }

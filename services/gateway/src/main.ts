@@ -1,4 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
+import { openArchiveStore } from '@farmbrain/archive';
+import { nextMove } from '@farmbrain/lifecycle';
 import { names as makeNames } from '@farmbrain/contracts';
 import {
   createEmbedder,
@@ -24,6 +26,7 @@ import { AgentDirectory } from './read/agentDirectory.js';
 import { AgentStateReader } from './read/agentState.js';
 import { DeadLetterStore } from './deadLetters/deadLetterStore.js';
 import { ReadStore } from './read/readStore.js';
+import type { ExplainSubject } from './read/recordReader.js';
 import { EventWriter } from './write/eventsIn.js';
 import { MemoryService } from './memory/memoryService.js';
 
@@ -57,6 +60,11 @@ async function main(): Promise<void> {
   const registry = await retryUntil('projection registry', () => ProjectionRegistry.open(nc, n), { log, stopped: () => stopping });
 
   /** The stores of one version of tiering's projection (its schema and key prefix): what every read route uses. */
+  const archiveStore = cfg.archive ? openArchiveStore(cfg.archive) : undefined;
+  const explainNext = (r: ExplainSubject) => {
+    const m = nextMove(cfg.lifecycle, { kind: r.kind, tier: r.tier, occurredAt: r.occurredAt ? Date.parse(r.occurredAt) : null, legalHold: r.legalHold });
+    return m && { toTier: m.toTier, policy: m.policy, at: m.at === null ? null : new Date(m.at).toISOString(), reason: m.reason };
+  };
   const openStores = (v: ProjectionVersion) => {
     const pool = createPool(cfg.databaseUrl, v.schema, { max: 10, name: 'farmbrain-gateway', connectTimeoutMs: 2000 });
     const index = new VectorIndex();
@@ -74,7 +82,8 @@ async function main(): Promise<void> {
     return {
       version: v,
       stores: {
-        reads: new ReadStore(pool, new AgentStateReader(pool, hot, log), agents),
+        // Records in the archive tier are read from the archive store; explain says what the policies do next.
+        reads: new ReadStore(pool, new AgentStateReader(pool, hot, log), agents, { ...(archiveStore ? { archive: archiveStore } : {}), nextMove: explainNext }),
         deadLetters: new DeadLetterStore({ pool, jsm: manager, js, names: n }),
         memory,
       },

@@ -3,6 +3,7 @@ import { names as makeNames } from '@farmbrain/contracts';
 import {
   createLogger,
   exitOnStartError,
+  MemoryKeys,
   jetstreamManager,
   onShutdown,
   openNats,
@@ -15,6 +16,7 @@ import {
 import { openLeaseBucket, PartitionRunner } from '@farmbrain/projection';
 import { loadConfig } from './config.js';
 import { createIngestHandler, type IngestStats } from './ingest/ingester.js';
+import { memorySealer } from './ingest/sealer.js';
 
 /**
  * Composition root: the only place that reads config and opens connections.
@@ -35,7 +37,9 @@ async function main(): Promise<void> {
   const js = jetstream(nc);
   const leases = await retryUntil('lease bucket', () => openLeaseBucket(nc, n.leaseBucket, cfg.runner.leaseTtlMs), { log });
   const stats: IngestStats = { messages: 0, forwardedEvents: 0, deadLettered: 0, skipped: 0, conflicts: 0, duplicates: 0 };
-  const ingest = createIngestHandler({ js, jsm, names: n, limits: cfg.limits, scopes: cfg.scopes, log }, stats);
+  // Memory content is sealed with each memory's key before it reaches the canonical log (erasure destroys the key).
+  const keys = await retryUntil('memory key bucket', () => MemoryKeys.open(nc, n.keysBucket), { log });
+  const ingest = createIngestHandler({ js, jsm, names: n, limits: cfg.limits, scopes: cfg.scopes, log, seal: memorySealer(keys) }, stats);
   const runner = new PartitionRunner({
     nc, js, jsm, kv: leases.kv, leaseTtlMs: leases.ttlMs, group: 'ingest', stream: n.ingressStream,
     filterSubject: (p) => n.ingressFilter(p), durable: (p) => n.durable('ingest', p), partitions: n.partitions,

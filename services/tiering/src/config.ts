@@ -1,4 +1,6 @@
 import type { EventLimits } from '@farmbrain/contracts';
+import { loadArchiveConfig, type ArchiveStoreConfig } from '@farmbrain/archive';
+import { loadLifecycleConfig, type LifecycleConfig } from '@farmbrain/lifecycle';
 import { loadRunnerConfig, type RunnerConfig } from '@farmbrain/projection';
 import { loadCommonConfig, loadEventLimits, loadOpsConfig, readers, type CommonConfig, type Env, type OpsConfig } from '@farmbrain/platform';
 
@@ -19,6 +21,13 @@ export interface TieringConfig extends CommonConfig {
   runner: RunnerConfig;
   /** Longest SIGTERM drain (finish the batch in hand, ack) before exiting anyway, ms. */
   drainTimeoutMs: number;
+  /**
+   * The archive (FB_ARCHIVE_URL, when set): a partition taken over replays what the archive holds after its
+   * checkpoint before it reads the stream (a rebuild reads the archive, then the stream). Unset: the stream only.
+   */
+  archive: ArchiveStoreConfig | undefined;
+  /** The lifecycle policies and how often the scheduler runs them (FB_LIFECYCLE, FB_LIFECYCLE_INTERVAL_MS, FB_LIFECYCLE_POLICY[_FILE]). */
+  lifecycle: LifecycleConfig;
 }
 
 export function loadConfig(env: Env): TieringConfig {
@@ -33,5 +42,12 @@ export function loadConfig(env: Env): TieringConfig {
     limits: loadEventLimits(env),
     runner: loadRunnerConfig(env, 'tiering'),
     drainTimeoutMs: r.int('FB_DRAIN_TIMEOUT_MS', 10_000, 100, 600_000),
+    archive: archiveOf(env),
+    lifecycle: loadLifecycleConfig(env),
   };
+}
+
+function archiveOf(env: Env): ArchiveStoreConfig | undefined {
+  const a = loadArchiveConfig(env);
+  return a.configured ? a.store : undefined;
 }

@@ -1,4 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
+import { ArchiveReader, archiveSchema, openArchiveStore, toCanonical } from '@farmbrain/archive';
 import { consumerGroup, names as makeNames } from '@farmbrain/contracts';
 import {
   createEmbedder,
@@ -7,6 +8,7 @@ import {
   createRedis,
   exitOnStartError,
   jetstreamManager,
+  MemoryKeys,
   loadEmbedConfig,
   migrate,
   onShutdown,
@@ -17,10 +19,20 @@ import {
   opsUrl,
   startOpsServer,
 } from '@farmbrain/platform';
-import { openLeaseBucket, PartitionRunner, ProjectionRegistry, projectionSession, VersionHost, type HostedVersion, type ProjectionVersion } from '@farmbrain/projection';
+import {
+  openLeaseBucket,
+  PartitionRunner,
+  ProjectionRegistry,
+  projectionSession,
+  VersionHost,
+  type CanonicalMessage,
+  type HostedVersion,
+  type ProjectionVersion,
+} from '@farmbrain/projection';
 import { HotView, MIGRATIONS_DIR } from '@farmbrain/store';
 import { loadConfig } from './config.js';
 import { rehydrate } from './hot/rehydrate.js';
+import { startLifecycleScheduler } from './lifecycle/scheduler.js';
 import { newTieringStats, tieringProjection } from './tieringProjection.js';
 
 /**
@@ -46,6 +58,33 @@ async function main(): Promise<void> {
   log.info({ model: embedder.model }, 'memories without an embedding are embedded with this model');
   const registry = await retryUntil('projection registry', () => ProjectionRegistry.open(nc, n), { log });
   const stats = newTieringStats();
+  // Sealed memory content (ingest encrypts it with each memory's key) is opened with the keys.
+  const keys = await retryUntil('memory key bucket', () => MemoryKeys.open(nc, n.keysBucket), { log });
+  const archive = openArchive();
+
+  /**
+   * With an archive (FB_ARCHIVE_URL): what it holds of a partition after a checkpoint, replayed before the stream
+   * (a rebuild reads the archive, then the stream, which then need not keep the whole log).
+   */
+  function openArchive(): { store: ReturnType<typeof openArchiveStore>; history(p: number, afterSeq: number): AsyncIterable<CanonicalMessage[]>; close(): Promise<void> } | undefined {
+    if (!cfg.archive) return undefined;
+    const store = openArchiveStore(cfg.archive);
+    const pool = createPool(cfg.databaseUrl, archiveSchema(n), { max: 2, name: 'farmbrain-tiering-archive' });
+    const reader = new ArchiveReader({ store, namespace: n.namespace, pool });
+    log.info({ archive: store.location }, 'partitions replay the archive after their checkpoint before the stream');
+    return {
+      store,
+      async *history(p, afterSeq) {
+        const gap = (cursor: number, next: number) => log.warn({ partition: p, cursor, archiveResumesAfter: next },
+          'the archive holds nothing contiguous after this sequence; the rest comes from the stream');
+        for await (const chunk of reader.messages(p, afterSeq, { chunk: cfg.batchSize, onGap: gap })) yield chunk.map(toCanonical);
+      },
+      close: async () => {
+        await pool.end().catch(() => undefined);
+        await store.close?.();
+      },
+    };
+  }
 
   /**
    * Applies one version of the projection here (blue/green: the live one, and a rebuild's target while
@@ -82,13 +121,16 @@ async function main(): Promise<void> {
         });
     };
     sweeps.add(sweep);
-    const projection = tieringProjection({ pool, hot, log, name: v.name, embedder, limits: cfg.limits, partitions: n.partitions, onHotLost: () => sweep(), stats });
+    const projection = tieringProjection({ pool, hot, log, name: v.name, embedder, limits: cfg.limits, partitions: n.partitions, keys, onHotLost: () => sweep(), stats,
+      // Blocks moved to the archive tier go to the archive's object store (without one, such moves are dead-lettered).
+      lifecycle: { namespace: n.namespace, ...(archive ? { store: archive.store } : {}) } });
     runner = new PartitionRunner({
       nc, js, jsm, kv: leases.kv, leaseTtlMs: leases.ttlMs, group, stream: n.eventsStream,
       filterSubject: (p) => n.eventsFilter(p), durable: (p) => n.durable(group, p), partitions: n.partitions,
       instanceId: cfg.runner.instanceId, batchSize: cfg.batchSize, log, ops: opsUrl(cfg.ops.host, ops),
       // Taking a partition over raises its checkpoint's epoch (fencing the previous owner) and rebuilds what Redis lost.
       open: (p, epoch) => projectionSession(projection, { pool, log, stats }, p, epoch),
+      ...(archive ? { history: archive.history } : {}),
     });
     try {
       await runner.start();
@@ -98,8 +140,17 @@ async function main(): Promise<void> {
       throw err;
     }
     owned.set(v.name, () => runner!.owned());
+    // The lifecycle policies, for the agents of the partitions held here, while this version is the live one.
+    const lifecycle = cfg.lifecycle.enabled
+      ? startLifecycleScheduler({
+        pool, js, names: n, policy: cfg.lifecycle.policy, intervalMs: cfg.lifecycle.intervalMs, archive: cfg.archive !== undefined,
+        owned: () => runner!.owned(), log: log.child({ version: v.name, component: 'lifecycle' }),
+        isLive: async () => (await registry.read('tiering', cfg.projection)).live === v.name,
+      })
+      : undefined;
     return {
       stop: async () => {
+        await lifecycle?.stop();
         await runner!.stop();
         owned.delete(v.name);
         sweeps.delete(sweep);
@@ -129,6 +180,7 @@ async function main(): Promise<void> {
     await monitor.close();
     await nc.drain().catch(() => undefined);
     // Each version's pool was ended with it (host.stop).
+    await archive?.close();
     await redis.quit().catch(() => undefined);
   }, { timeoutMs: cfg.drainTimeoutMs });
 }

@@ -40,6 +40,7 @@ import {
 // ingest's pure verdict on an ingress message (services/ingest is a project reference of this package).
 import { triage } from '../../ingest/dist/ingest/triage.js';
 import { Rigs, type DeadLetterRow, type Rig } from './testRig.js';
+import { LIFECYCLE_SKIP_CODES } from './warm/lifecycle.js';
 
 /**
  * Poison isolation, in-process against the local Postgres and Redis: events
@@ -91,9 +92,9 @@ function describeBody(data: Uint8Array): string {
   }
 }
 
-const DEAD_LETTER_CODES = new Set(['APPLY_FAILED', 'DECODE_ERROR', 'INVALID_EVENT', 'NOT_OWNER', 'UNKNOWN_MEMORY', 'MEMORY_FORGOTTEN', 'MEMORY_EXISTS']);
+const DEAD_LETTER_CODES = new Set(['APPLY_FAILED', 'DECODE_ERROR', 'INVALID_EVENT', 'NOT_OWNER', 'UNKNOWN_MEMORY', 'MEMORY_FORGOTTEN', 'MEMORY_EXISTS', ...LIFECYCLE_SKIP_CODES]);
 /** The projection's own verdicts on an event it chose not to apply (not a store failure). */
-const SKIP_CODES = new Set(['NOT_OWNER', 'UNKNOWN_MEMORY', 'MEMORY_FORGOTTEN', 'MEMORY_EXISTS']);
+const SKIP_CODES = new Set(['NOT_OWNER', 'UNKNOWN_MEMORY', 'MEMORY_FORGOTTEN', 'MEMORY_EXISTS', ...LIFECYCLE_SKIP_CODES]);
 
 /** Every dead letter says what and why. */
 function assertWellFormedLetters(letters: readonly DeadLetterRow[]): void {

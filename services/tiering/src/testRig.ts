@@ -8,6 +8,7 @@ import { projectionSession, type PartitionSession } from '@farmbrain/projection'
 import { HotView, MIGRATIONS_DIR, readAgentViews, type ViewLimits } from '@farmbrain/store';
 import { redisDigest, warmDigest, type CanonicalMsg } from '@farmbrain/testing';
 import { newTieringStats, tieringProjection, type TieringStats } from './tieringProjection.js';
+import type { LifecycleOptions } from './warm/lifecycle.js';
 
 /**
  * Test support (not a test): tiering projections run in-process against the
@@ -65,6 +66,9 @@ const ROW_OF: Partial<Record<EventType, [table: string, key: string]>> = {
   memory_updated: ['memory_versions', 'event_id'],
   memory_forgotten: ['memory_versions', 'event_id'],
   memory_recalled: ['recalls', 'recall_id'],
+  // A move leaves its lifecycle_moves row; a hold its claim (a lift deletes hold rows).
+  records_moved: ['lifecycle_moves', 'event_id'],
+  legal_hold_changed: ['projection_events', 'event_id'],
 };
 
 /** A dead letter as the projection recorded it (its stream position included). */
@@ -103,10 +107,10 @@ export class Rig {
    * A fresh handler of the partition: what tiering has after a (re)start (a
    * session of the projection, opened at its first batch, with no lease: epoch 0).
    */
-  handler({ embedder = hashEmbedder(8), stats = this.stats }: { embedder?: Embedder; stats?: TieringStats } = {}): (msgs: readonly CanonicalMsg[]) => Promise<void> {
+  handler({ embedder = hashEmbedder(8), stats = this.stats, lifecycle }: { embedder?: Embedder; stats?: TieringStats; lifecycle?: LifecycleOptions } = {}): (msgs: readonly CanonicalMsg[]) => Promise<void> {
     // One partition holds every agent here: the rig publishes every agent's events on `options.partition`.
     const { partition } = this.options;
-    const projection = tieringProjection({ pool: this.pool, hot: this.hot, log: this.log, name: 'tiering.v1', embedder, partitions: partition + 1, stats });
+    const projection = tieringProjection({ pool: this.pool, hot: this.hot, log: this.log, name: 'tiering.v1', embedder, partitions: partition + 1, stats, ...(lifecycle ? { lifecycle } : {}) });
     let session: Promise<PartitionSession> | undefined;
     return async (msgs) => {
       session ??= projectionSession(projection, { pool: this.pool, log: this.log, stats }, partition, 0);

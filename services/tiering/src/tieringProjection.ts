@@ -1,10 +1,12 @@
 import type { EventLimits } from '@farmbrain/contracts';
-import { EmbeddingsRefusedError, failureKind, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
+import { EmbeddingsRefusedError, failureKind, type Embedder, type Logger, type MemoryKeys, type Pool } from '@farmbrain/platform';
 import { newProjectionStats, type Projection, type ProjectionStats, type SeqEvent } from '@farmbrain/projection';
 import { readAgentViews, type HotView } from '@farmbrain/store';
 import { readHotChanges } from './hot/hotChanges.js';
 import { agentsOf, rehydrate } from './hot/rehydrate.js';
+import { loadLifecycleState, sweepArchiveRemovals, type LifecycleOptions, type LifecycleState } from './warm/lifecycle.js';
 import { recordRejectedWrites } from './warm/rejectedWrites.js';
+import { revealMemories } from './warm/revealMemories.js';
 import { applyWarm, KEYED_BY_ROW, textsToEmbed, type ComputedEmbeddings } from './warm/warmStore.js';
 
 export interface TieringDeps {
@@ -19,9 +21,13 @@ export interface TieringDeps {
   limits?: EventLimits;
   /** The deployment's partition count (which agents are a partition's). */
   partitions: number;
+  /** The memory keys: sealed memory content is opened with them (absent: content is taken as it is on the log). */
+  keys?: MemoryKeys;
   /** Called when Redis turned out to have lost hot writes (a partition's copies were marked incomplete): rebuild them. */
   onHotLost?: () => void;
   stats?: TieringStats;
+  /** Moves between tiers (records_moved): the archive store for the archive tier, and the namespace its keys start with. */
+  lifecycle?: LifecycleOptions;
 }
 
 export interface TieringStats extends ProjectionStats {
@@ -40,6 +46,8 @@ interface HotState {
   hotThrough: number | undefined;
   /** Batches committed while Redis was down: their hot writes were skipped, so the partition's copies are behind. */
   hotBehind: boolean;
+  /** The kinds the partition has cold blocks of (see warm/lifecycle.ts). */
+  lifecycle: LifecycleState;
 }
 
 /**
@@ -57,7 +65,7 @@ interface HotState {
  * a partition, copies Redis lost meanwhile are rebuilt before any batch. A
  * transient failure rejects, and the batch is retried in place.
  */
-export function tieringProjection({ pool, hot, log, name, embedder, limits, partitions, onHotLost, stats = newTieringStats() }: TieringDeps): Projection<HotState, ComputedEmbeddings> {
+export function tieringProjection({ pool, hot, log, name, embedder, limits, partitions, onHotLost, keys, stats = newTieringStats(), lifecycle = { namespace: '' } }: TieringDeps): Projection<HotState, ComputedEmbeddings> {
   return {
     name,
     keyedByRow: KEYED_BY_ROW,
@@ -71,18 +79,26 @@ export function tieringProjection({ pool, hot, log, name, embedder, limits, part
           log.warn({ err: (err as Error)?.message ?? String(err), partition }, 'hot copies not checked at takeover (Redis not there yet); checked once it is');
           onHotLost?.();
         });
-      return { hotThrough: undefined, hotBehind: false };
+      // Archive objects a crash left queued for removal (their blocks were deleted) go now.
+      await sweepArchiveRemovals(pool, lifecycle.store, partition, log);
+      return { hotThrough: undefined, hotBehind: false, lifecycle: await loadLifecycleState(pool, partition) };
     },
+    ...(keys ? { reveal: (events: readonly SeqEvent[]) => revealMemories(keys, events) } : {}),
     prepare: (events) => embedBatch(embedder, events, log),
-    apply: (c, events, ctx) => applyWarm(c, events, { partition: ctx.partition, embeddings: ctx.prepared }),
+    apply: (c, events, ctx) => applyWarm(c, events, {
+      partition: ctx.partition, embeddings: ctx.prepared, lifecycle: { partition: ctx.partition, state: ctx.state.lifecycle, options: lifecycle },
+    }),
     onBatch: (c, ctx) => recordRejectedWrites(c, ctx.partition, ctx.batch.rejections.filter((r) => r.streamSeq > ctx.checkpoint)),
     async afterCommit(events, { partition, batch, state }) {
+      // Records that left warm leave the agent's view (its newest decisions are its newest warm ones): rebuild those copies.
+      const moved = [...new Set(events.filter((e) => e.type === 'records_moved').map((e) => e.agentId))];
+      if (moved.length > 0) await sweepArchiveRemovals(pool, lifecycle.store, partition, log).catch((err: unknown) => log.warn({ err, partition }, 'archive removals not swept'));
       // Read back after the commit: only this partition's owner writes these agents' views, so what it
       // reads is what this batch left (the queries run in parallel on the pool).
       try {
         const changes = await readHotChanges(pool, events, batch.lastSeq, hot.keep);
         const { cold, markBefore } = await hot.apply(changes, { partition, seq: batch.lastSeq });
-        let rebuild = cold;
+        let rebuild = [...new Set([...cold, ...moved])];
         if (state.hotBehind || (state.hotThrough !== undefined && markBefore < state.hotThrough)) {
           // Redis lost writes (it was down, came back from an older snapshot, or a lagging replica took over):
           // every copy of the partition may lack changes while saying complete. Mark them incomplete; this

@@ -1,6 +1,6 @@
 /**
- * Which processes `farmbrain start` runs: N instances of tiering and ingest
- * (they share the partitions through leases), one gateway. Pure.
+ * Which processes `farmbrain start` runs: N instances of tiering, ingest and
+ * the archive (they share the partitions through leases), one gateway. Pure.
  */
 import { SCALABLE, type Scalable } from '../config.js';
 import { UsageError } from '../errors.js';
@@ -27,7 +27,7 @@ export function parseInstances(text: string): Partial<Record<Scalable, number>> 
     const m = /^([a-z]+)=(\d+)$/.exec(part);
     if (!m) throw new UsageError(`--instances takes service=N pairs separated by commas (e.g. tiering=2,ingest=2), got '${part}'`);
     const service = m[1] as Scalable;
-    if (!SCALABLE.includes(service)) throw new UsageError(`--instances: '${m[1]}' cannot run several instances; only ${SCALABLE.join(' and ')} can`);
+    if (!SCALABLE.includes(service)) throw new UsageError(`--instances: '${m[1]}' cannot run several instances; only ${SCALABLE.slice(0, -1).join(', ')} and ${SCALABLE[SCALABLE.length - 1]} can`);
     const n = Number(m[2]);
     if (n < 1 || n > MAX_INSTANCES) throw new UsageError(`--instances: ${service}=${m[2]} must be from 1 to ${MAX_INSTANCES}`);
     out[service] = n;
@@ -38,14 +38,15 @@ export function parseInstances(text: string): Partial<Record<Scalable, number>> 
 
 /**
  * The processes to run, in start order: tiering first (its instance 0 applies
- * the migrations), then ingest, then the gateway. Instance 0 of a service keeps
- * the ops port the environment gives it (8081 ingest, 8082 tiering by
- * default); the others take any free port (FB_<SVC>_OPS_PORT=0), which the
- * start output prints once they listen, so no two instances collide.
+ * the migrations), then ingest, the archive, then the gateway. Instance 0 of a
+ * service keeps the ops port the environment gives it (8081 ingest, 8082
+ * tiering, 8083 archive by default); the others take any free port
+ * (FB_<SVC>_OPS_PORT=0), which the start output prints once they listen, so no
+ * two instances collide.
  */
 export function planInstances(counts: Record<Scalable, number>): InstanceSpec[] {
   const out: InstanceSpec[] = [];
-  for (const service of ['tiering', 'ingest'] as const) {
+  for (const service of ['tiering', 'ingest', 'archive'] as const) {
     const n = counts[service];
     for (let i = 0; i < n; i++) {
       const env: Record<string, string> = { FB_INSTANCE_ID: `${service}-${i}` };

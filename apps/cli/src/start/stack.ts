@@ -1,7 +1,7 @@
 /**
  * `farmbrain start`: checks that NATS, Redis and Postgres answer, starts
  * tiering (its first instance applies the migrations), the other tiering
- * instances, ingest and the gateway, waits until the gateway is ready, starts
+ * instances, ingest, the archive and the gateway, waits until the gateway is ready, starts
  * a demo fleet of trading agents in-process, and prints where to look.
  * Ctrl-C stops everything.
  *
@@ -16,6 +16,8 @@
  * one is used, unchanged.
  */
 import http from 'node:http';
+import { resolve } from 'node:path';
+import { DEFAULT_ARCHIVE_DIR } from '@farmbrain/archive';
 import type { CliConfig, Scalable } from '../config.js';
 import { loadDemoFleet, type DemoFleet } from '../demoFleet.js';
 import type { LineWriter } from '../output.js';
@@ -53,7 +55,7 @@ function getStatus(host: string, port: number, path: string, timeoutMs = 1000): 
 /** Runs the stack until Ctrl-C (or a failure); resolves with the exit code once everything stopped. */
 export async function runStart(o: StartOptions, cfg: CliConfig, out: LineWriter, root: string): Promise<number> {
   const c = out.c;
-  checkBuilt(root, ['tiering', 'ingest', 'gateway']);
+  checkBuilt(root, ['tiering', 'ingest', 'archive', 'gateway']);
   const common = cfg.common;
   await checkBackingServices({ nats: common.natsUrl, redis: common.redisUrl, postgres: common.databaseUrl }, cfg.explicitUrls, c);
 
@@ -65,7 +67,10 @@ export async function runStart(o: StartOptions, cfg: CliConfig, out: LineWriter,
   const demo = o.demo ? await loadDemoFleet() : undefined;
   const demoSettings = cfg.demo; // read (and checked) before anything runs
   const scopes = resolveScopePolicy(cfg.userScopePolicy, demo?.demoScopePolicy(o.agents));
-  const childEnv = { ...cfg.childEnv, ...scopes.env, FB_GATEWAY_PORT: String(port) };
+  // One archive for every service: the archive service writes it, tiering replays from it (a rebuild reads the
+  // archive, then the stream). Unset: the default folder, made absolute so that they all mean the same one.
+  const archiveUrl = cfg.childEnv.FB_ARCHIVE_URL || resolve(root, DEFAULT_ARCHIVE_DIR);
+  const childEnv = { ...cfg.childEnv, ...scopes.env, FB_GATEWAY_PORT: String(port), FB_ARCHIVE_URL: archiveUrl };
   const counts = { ...cfg.instances, ...o.instances };
   const specs = planInstances(counts);
   for (const s of specs) out.widen(s.name);
@@ -162,8 +167,9 @@ export async function runStart(o: StartOptions, cfg: CliConfig, out: LineWriter,
   out.say(`starting farmbrain: namespace ${common.namespace}, ${common.partitions} partitions; NATS ${common.natsUrl}, `
     + `Redis ${common.redisUrl.replace(/\/\/[^@/]*@/, '//***@')}, Postgres ${redact(common.databaseUrl)}`);
   out.say(`scope policy ${scopes.label}`);
-  if (counts.tiering > 1 || counts.ingest > 1) {
-    out.say(`instances: tiering ×${counts.tiering}, ingest ×${counts.ingest} (they share the ${common.partitions} partitions through leases; `
+  out.say(`archive ${archiveUrl}`);
+  if (counts.tiering > 1 || counts.ingest > 1 || counts.archive > 1) {
+    out.say(`instances: tiering ×${counts.tiering}, ingest ×${counts.ingest}, archive ×${counts.archive} (they share the ${common.partitions} partitions through leases; `
       + 'extra instances serve ops on a free port, printed as "ops listening")');
   }
 

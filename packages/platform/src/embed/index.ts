@@ -6,7 +6,7 @@ import { embeddingsEndpoint, openAiEmbedder } from './openaiEmbedder.js';
 
 export { normalize, toBytes, fromBytes, EmbeddingsRefusedError } from './embedder.js';
 export type { Embedder } from './embedder.js';
-export { hashEmbedder } from './hashEmbedder.js';
+export { hashEmbedder, hashEmbed } from './hashEmbedder.js';
 export { openAiEmbedder } from './openaiEmbedder.js';
 export type { OpenAiEmbedderOptions } from './openaiEmbedder.js';
 

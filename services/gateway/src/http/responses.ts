@@ -8,7 +8,7 @@
  * strings in the listings and epoch ms in the memory API, as the code produces them.
  */
 import { Type } from 'typebox';
-import { MEMORY_KINDS, MEMORY_TIERS, SCOPES } from '@farmbrain/contracts';
+import { MEMORY_KINDS, MEMORY_TIERS, RECORD_KINDS, SCOPES, TIERS } from '@farmbrain/contracts';
 import { Enum, JsonObject, Nullable, Page } from './schemas.js';
 
 const Str = (description?: string) => Type.String(description ? { description } : {});
@@ -50,7 +50,10 @@ export const AgentSummaryProps = {
 };
 export const AgentSummary = Type.Object(AgentSummaryProps);
 
-export const Decision = Type.Object({
+/** Where a listed record was read: warm rows, or a cold or archive block (see the lifecycle in the gateway README). */
+const ListedTier = Enum(['warm', 'cold', 'archive'] as const, { description: 'where the record was read: warm (Postgres rows), cold (a compressed block in Postgres) or archive (a block in the archive store)' });
+
+const DecisionProps = {
   decisionId: Str('event id of the decision_made event'),
   agentId: Str(),
   occurredAt: IsoTime(),
@@ -64,9 +67,10 @@ export const Decision = Type.Object({
   recallIds: Strs('recalls the decision consulted'),
   producerSeq: Int(),
   correlationId: Str(),
-});
+};
+export const Decision = Type.Object(DecisionProps);
 
-export const Trade = Type.Object({
+const TradeProps = {
   tradeId: Str('event id of the trade_executed event'),
   agentId: Str(),
   occurredAt: IsoTime(),
@@ -78,7 +82,8 @@ export const Trade = Type.Object({
   fees: Num(),
   decisionId: Nullable(Str()),
   producerSeq: Int(),
-});
+};
+export const Trade = Type.Object(TradeProps);
 
 export const Position = Type.Object({
   positionId: Str('event id of the opening trade'),
@@ -110,6 +115,7 @@ export const CheckpointWithState = Type.Object({
   ...CheckpointProps,
   state: Str('the state bytes, base64'),
   encoding: Enum(['base64'] as const),
+  tier: ListedTier,
 });
 
 /** store memoryCore: a memory as its owner's events leave it. */
@@ -148,10 +154,51 @@ export const AgentState = Type.Object({
 });
 
 export const AgentsPage = Page(AgentSummary);
-export const DecisionsPage = Page(Decision);
-export const TradesPage = Page(Trade);
+export const DecisionsPage = Page(Type.Object({ ...DecisionProps, tier: ListedTier }));
+export const TradesPage = Page(Type.Object({ ...TradeProps, tier: ListedTier }));
 export const PositionsPage = Page(Position);
-export const CheckpointsPage = Page(Checkpoint);
+export const CheckpointsPage = Page(Type.Object({ ...CheckpointProps, tier: ListedTier }));
+
+// ---- records across tiers (read/recordReader.ts) ----
+
+export const RecordRead = Type.Object({
+  kind: Enum(RECORD_KINDS),
+  agentId: Str(),
+  tier: ListedTier,
+  record: JsonObject('the record as its listing shows it (a checkpoint with its state, base64; a recall with its hits; a memory with its usage counters)'),
+});
+
+const MoveOut = Type.Object({
+  moveId: Str('event id of the records_moved event'),
+  fromTier: Enum(TIERS),
+  toTier: Enum(TIERS),
+  policy: Str('the lifecycle policy that moved it'),
+  reason: Str('why, with the values that decided it'),
+  at: IsoTime('when the move happened'),
+  day: Nullable(Str('the UTC day (YYYY-MM-DD) the move took, or null when it named records by id')),
+});
+
+export const Explain = Type.Object({
+  recordId: Str(),
+  kind: Enum(RECORD_KINDS),
+  agentId: Str(),
+  tier: Enum(['warm', 'cold', 'archive', 'deleted'] as const, { description: 'where the record is now; deleted: retention removed it (its id remains)' }),
+  occurredAt: Nullable(IsoTime('when the record occurred; null once deleted, or when the archive store did not answer')),
+  since: Nullable(IsoTime('since when it is in this tier')),
+  history: Type.Array(MoveOut, { description: 'the moves that took it where it is, oldest first' }),
+  legalHold: Nullable(Type.Object({
+    scope: Enum(['agent', 'record'] as const, { description: 'the whole agent is held, or this record' }),
+    reason: Str(),
+    operator: Str(),
+    since: IsoTime(),
+  }, { description: 'a held record is never deleted by retention' })),
+  next: Type.Optional(Nullable(Type.Object({
+    toTier: Enum(TIERS),
+    policy: Str(),
+    at: Nullable(IsoTime('when it becomes due; null: due now')),
+    reason: Str(),
+  }, { description: 'what the lifecycle policy does next with it (present when the gateway knows the policy); null: nothing' }))),
+});
 export const MemoriesPage = Page(Memory);
 
 // ---- writes ----

@@ -91,9 +91,10 @@ const ERROR_MEANING: Record<number, string> = {
   403: 'SCOPE_FORBIDDEN or NOT_OWNER',
   404: 'UNKNOWN_AGENT (the agent has recorded no event yet) or NOT_FOUND',
   409: 'MEMORY_FORGOTTEN',
+  410: 'RECORD_DELETED: retention deleted the record (GET /v1/lifecycle/explain/{recordId} says when and why)',
   413: 'PAYLOAD_TOO_LARGE: the body is over FB_GATEWAY_BODY_LIMIT',
-  500: 'INTERNAL: a bug; see the gateway log',
-  503: 'POSTGRES_UNAVAILABLE, REDIS_UNAVAILABLE, NATS_UNAVAILABLE, PUBLISH_FAILED, CONSISTENCY_TIMEOUT or SERVICE_UNAVAILABLE: retry shortly',
+  500: 'INTERNAL: a bug; see the gateway log. BLOCK_CORRUPT: a cold or archive block does not match its checksum',
+  503: 'POSTGRES_UNAVAILABLE, REDIS_UNAVAILABLE, NATS_UNAVAILABLE, ARCHIVE_UNAVAILABLE, PUBLISH_FAILED, CONSISTENCY_TIMEOUT or SERVICE_UNAVAILABLE: retry shortly',
 };
 
 /**

@@ -15,6 +15,7 @@ import {
   newEventId,
   PAYLOAD_DEFAULTS,
   PAYLOAD_RULES,
+  SYSTEM_EVENT_TYPES,
   validateEvent,
   type EnvelopeInput,
   type EventLimits,
@@ -25,7 +26,6 @@ import {
   type ValidationIssue,
 } from '@farmbrain/contracts';
 
-const Enum = (vals: readonly string[]) => Type.Union(vals.map((v) => Type.Literal(v)));
 const Obj = Type.Record(Type.String(), Type.Unknown());
 
 /**
@@ -86,7 +86,9 @@ for (const t of EVENT_TYPES) {
 
 export const EventInSchema = Type.Object({
   agentId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
-  type: Enum(EVENT_TYPES),
+  type: Type.Union(EVENT_TYPES.map((v) => Type.Literal(v)), {
+    description: `the event type; ${[...SYSTEM_EVENT_TYPES].join(' and ')} are farmbrain's own (the lifecycle scheduler, operators) and are refused here`,
+  }),
   data: Obj,
   eventId: Type.Optional(Type.String({ description: 'UUIDv7; generated when absent. Reuse it to retry safely.' })),
   producerSeq: Type.Optional(Type.Integer({ minimum: 1, description: 'Strictly increasing per agent; a hybrid clock when absent.' })),
@@ -135,6 +137,15 @@ export class EventWriter {
     const issues: IndexedIssue[] = [];
     const out: FarmEvent[] = [];
     input.forEach((e, index) => {
+      if (SYSTEM_EVENT_TYPES.has(e.type)) {
+        // Moves between tiers and legal holds come from farmbrain's lifecycle scheduler and its operators, over NATS:
+        // an agent may not move, delete or hold its own records.
+        issues.push({
+          index, code: 'INVALID_FIELD', field: 'type',
+          message: `${e.type} events are published by farmbrain itself (the lifecycle scheduler and operators), never by agents: an agent cannot move, delete or hold its own records`,
+        });
+        return;
+      }
       const schema = DATA_SCHEMAS[e.type];
       const shapeErrors = [...Value.Errors(schema, e.data)];
       if (shapeErrors.length > 0) {

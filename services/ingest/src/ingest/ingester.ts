@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { JetStreamApiCodes, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from '@nats-io/jetstream';
-import { agentOfSubject, HEADERS, type EventLimits, type Names, type ScopePolicy } from '@farmbrain/contracts';
+import { agentOfSubject, HEADERS, type EventLimits, type FarmEvent, type Names, type ScopePolicy } from '@farmbrain/contracts';
 import type { Logger } from '@farmbrain/platform';
 import { triage, type Triage } from './triage.js';
 
@@ -14,6 +14,11 @@ export interface IngesterDeps {
   log: Logger;
   /** Most agent subjects a partition's handler remembers the log position of (default 100,000). */
   maxKnownSubjects?: number;
+  /**
+   * Seals memory content with each memory's key before it reaches the canonical log (crypto-shredding:
+   * see sealer.ts). Deterministic, so a retried publish is still a duplicate. Absent: content in the clear.
+   */
+  seal?: (events: readonly FarmEvent[], body: Uint8Array) => Promise<Uint8Array>;
 }
 
 /** What this process wrote (a message found already in the log, or deduplicated, is counted apart). */
@@ -64,7 +69,7 @@ interface Output {
  * ingress watermark passes every message and a read waiting on a rejected write
  * resolves at once and can say why), and one dead letter per rejected event.
  */
-function outputsOf(m: JsMsg, names: Names, t: Triage): { canonical: Output & { events: number }; deadLetters: Output[] } {
+function outputsOf(m: JsMsg, names: Names, t: Triage): { canonical: Output & { events: number; valid: FarmEvent[] }; deadLetters: Output[] } {
   const trace = m.headers?.get(HEADERS.traceparent);
   const h = natsHeaders();
   h.set(HEADERS.ingressSeq, String(m.seq));
@@ -79,7 +84,7 @@ function outputsOf(m: JsMsg, names: Names, t: Triage): { canonical: Output & { e
     h.set(HEADERS.reasonCode, first.code);
     h.set(HEADERS.reason, headerValue(first.reason));
   }
-  const canonical = { subject: names.canonicalOf(m.subject), body: t.valid?.body ?? new Uint8Array(), msgID: `in:${m.seq}`, headers: h, events: t.valid?.events.length ?? 0 };
+  const canonical = { subject: names.canonicalOf(m.subject), body: t.valid?.body ?? new Uint8Array(), msgID: `in:${m.seq}`, headers: h, events: t.valid?.events.length ?? 0, valid: t.valid?.events ?? [] };
   const deadLetters = t.rejected.map((r): Output => {
     const dh = natsHeaders();
     dh.set(HEADERS.reasonCode, r.code);
@@ -134,7 +139,7 @@ const MAX_CONFLICTS = 50;
  * message (with their own ids): the canonical message is what marks it done.
  */
 export function createIngestHandler(deps: IngesterDeps, stats: IngestStats): IngestHandlers {
-  const { js, jsm, names, limits, scopes, log, maxKnownSubjects = 100_000 } = deps;
+  const { js, jsm, names, limits, scopes, log, maxKnownSubjects = 100_000, seal } = deps;
 
   /** Where the log is on a subject: its last message, read from the stream. */
   const lastInLog = async (subject: string): Promise<SubjectState> => {
@@ -154,6 +159,7 @@ export function createIngestHandler(deps: IngesterDeps, stats: IngestStats): Ing
         partitions: names.partitions,
         limits,
         scopes,
+        imported: m.headers?.get(HEADERS.imported) === '1',
       }));
     } catch (err) {
       log.warn({ err, ingressSeq: m.seq }, 'ingress message could not be processed; dead-lettered whole');
@@ -180,6 +186,7 @@ export function createIngestHandler(deps: IngesterDeps, stats: IngestStats): Ing
         return;
       }
       const { canonical, deadLetters } = build(m);
+      if (seal && canonical.valid.length > 0) canonical.body = await seal(canonical.valid, canonical.body);
       // Dead letters first: a crash before the canonical message (what marks the message done) sends them again (same ids).
       await Promise.all(deadLetters.map(async (o) => {
         const ack = await js.publish(o.subject, o.body, { msgID: o.msgID, headers: o.headers });

@@ -42,6 +42,8 @@ export interface TriageInput {
   limits: EventLimits;
   /** Who may write shared memories; absent = nobody (agent scope only). */
   scopes?: ScopePolicy;
+  /** An import (HEADERS.imported): the events may be older than the past-skew limit; every other rule holds. */
+  imported?: boolean;
 }
 
 /** Pure: decides the fate of every event of one ingress message. */
@@ -85,13 +87,17 @@ export function triage(m: TriageInput): Triage {
     // Size is only computed for payloads that can be large.
     const sized = entry.event.type === 'checkpoint_saved' || entry.event.type.startsWith('memory') || entry.event.type === 'decision_made';
     const issues = validateEvent(entry.event, {
-      limits: m.limits,
+      limits: m.imported ? { ...m.limits, maxPastSkewMs: Number.POSITIVE_INFINITY } : m.limits,
       now: m.storedAt,
       subjectAgentId: agentId,
       ...(sized ? { encodedBytes: encodeRawEvent(entry.raw).byteLength } : {}),
     });
     // Governance of shared memory: only configured writers may store into a team or fleet scope.
     const ev = entry.event;
+    // Sealed content is ingest's to write (with the memory's key): a producer cannot bring its own.
+    if ((ev.type === 'memory_stored' || ev.type === 'memory_updated') && ev.data.sealed !== undefined) {
+      issues.push({ code: 'INVALID_FIELD', field: 'data.sealed', message: 'data.sealed is written by ingest (it encrypts memory content with the memory\'s key); send the text and embedding in the clear' });
+    }
     if (issues.length === 0 && ev.type === 'memory_stored' && ev.data.scope !== 'agent') {
       const denial = writeDenial(m.scopes ?? EMPTY_SCOPE_POLICY, ev.agentId, ev.data.scope, ev.data.scopeId);
       if (denial) issues.push({ code: 'SCOPE_FORBIDDEN', field: 'data.scope', message: denial });

@@ -70,3 +70,16 @@ test('ingest - a shared memory from an agent that is not a writer of its scope i
   const none = triage(input(n.ingressSubject('a1'), [mem('a1', 'fleet', '', 9)]));
   assert.equal(none.rejected[0]?.code, 'SCOPE_FORBIDDEN');
 });
+
+test('ingest - an imported message may hold events older than the past-skew limit; every other rule still holds', () => {
+  const old = now - 400 * 86_400_000;
+  const e = (confidence: number, seq: number) =>
+    makeEvent('a', 'decision_made', { symbol: 'BTC', action: 'buy', size: 1, confidence, rationale: '', situation: [], memoryIds: [] }, { producerSeq: seq, occurredAt: old });
+  const evs = [e(0.5, 1), e(7, 2)];
+  const plain = triage(input(n.ingressSubject('a'), evs));
+  assert.equal(plain.rejected[0]!.code, 'CLOCK_SKEW');
+  assert.equal(plain.valid, undefined, 'without the import mark, a year-old event is refused');
+  const imported = triage({ ...input(n.ingressSubject('a'), evs), imported: true });
+  assert.deepEqual(decodeBatch(imported.valid!.body).map((x) => x.event!.eventId), [evs[0]!.eventId]);
+  assert.deepEqual(imported.rejected.map((r) => r.eventId), [evs[1]!.eventId], 'the out-of-range confidence is still refused');
+});

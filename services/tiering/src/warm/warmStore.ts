@@ -1,5 +1,6 @@
 import { memoryDocument, type EventOf, type FarmEvent } from '@farmbrain/contracts';
 import { normalize, toBytes, type Pool, type PoolClient } from '@farmbrain/platform';
+import { applyLifecycle, isLifecycleEvent, notMovedSql, type LifecycleContext, type LifecycleSkip } from './lifecycle.js';
 import { evolvePositions, type PositionEvent, type PositionRow } from './positions.js';
 
 import type { SeqEvent, Skip as ProjectionSkip } from '@farmbrain/projection';
@@ -32,6 +33,8 @@ export interface ComputedEmbeddings {
 export interface ApplyContext {
   partition: number;
   embeddings: ComputedEmbeddings;
+  /** Moves between tiers and legal holds (lifecycle.ts); without it they are applied with no archive store. */
+  lifecycle?: LifecycleContext;
 }
 
 /**
@@ -54,7 +57,7 @@ const json = (rows: unknown[]) => JSON.stringify(rows);
 
 /** An event the projection chose not to apply, and why (it is dead-lettered with this code, so it leaves a trace). */
 export interface Skip extends ProjectionSkip {
-  code: 'NOT_OWNER' | 'UNKNOWN_MEMORY' | 'MEMORY_FORGOTTEN' | 'MEMORY_EXISTS';
+  code: 'NOT_OWNER' | 'UNKNOWN_MEMORY' | 'MEMORY_FORGOTTEN' | 'MEMORY_EXISTS' | LifecycleSkip['code'];
 }
 
 /**
@@ -65,13 +68,36 @@ export interface Skip extends ProjectionSkip {
  * Returns the events it skipped on purpose.
  */
 export async function applyWarm(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext): Promise<Skip[]> {
+  if (!events.some(isLifecycleEvent)) return applyRun(c, events, ctx);
+  // A move or hold applies between the events before it and those after it (a decision recorded after a
+  // move of its day stays warm): the batch goes in runs, whatever way the log was cut into batches.
+  const lifecycle: LifecycleContext = ctx.lifecycle ?? { partition: ctx.partition, state: { kindsWithBlocks: new Set() }, options: { namespace: '' } };
+  const skipped: Skip[] = [];
+  let run: SeqEvent[] = [];
+  for (const e of events) {
+    if (!isLifecycleEvent(e)) {
+      run.push(e);
+      continue;
+    }
+    skipped.push(...(await applyRun(c, run, ctx)));
+    run = [];
+    const s = await applyLifecycle(c, e, lifecycle);
+    if (s) skipped.push(s);
+  }
+  skipped.push(...(await applyRun(c, run, ctx)));
+  return skipped;
+}
+
+/** Events of an agent's own (no lifecycle event among them). */
+async function applyRun(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext): Promise<Skip[]> {
   const skipped: Skip[] = [];
   if (events.length === 0) return skipped;
-  await insertDecisions(c, ofType(events, 'decision_made'));
-  await insertCheckpoints(c, ofType(events, 'checkpoint_saved'));
-  await applyPositionEvents(c, events.filter((e): e is PositionEvent & { streamSeq: number } => e.type === 'trade_executed' || e.type === 'position_closed'));
+  const moved = ctx.lifecycle?.state;
+  await insertDecisions(c, ofType(events, 'decision_made'), notMovedSql(moved, 'decision', 'x.id'));
+  await insertCheckpoints(c, ofType(events, 'checkpoint_saved'), notMovedSql(moved, 'checkpoint', 'x.id'));
+  await applyPositionEvents(c, events.filter((e): e is PositionEvent & { streamSeq: number } => e.type === 'trade_executed' || e.type === 'position_closed'), notMovedSql(moved, 'trade', 'x.id'));
   await applyMemoryEvents(c, events, ctx, skipped);
-  await applyRecalls(c, ofType(events, 'memory_recalled'));
+  await applyRecalls(c, ofType(events, 'memory_recalled'), notMovedSql(moved, 'recall', 'x.id'));
   // An event skipped on purpose changes nothing, not even "seen": it neither creates its agent nor moves its last event time.
   const refused = new Set(skipped.map((s) => s.event.eventId));
   await upsertAgentsSeen(c, refused.size === 0 ? events : events.filter((e) => !refused.has(e.eventId)));
@@ -122,7 +148,7 @@ async function applyAgentEvent(c: PoolClient, e: EventOf<'agent_registered'> | E
   }
 }
 
-async function insertDecisions(c: PoolClient, ds: readonly (EventOf<'decision_made'> & { streamSeq: number })[]): Promise<void> {
+async function insertDecisions(c: PoolClient, ds: readonly (EventOf<'decision_made'> & { streamSeq: number })[], notMoved: string): Promise<void> {
   if (ds.length === 0) return;
   await c.query(
     `INSERT INTO decisions (event_id, agent_id, producer_seq, occurred_at, symbol, action, size, confidence,
@@ -132,6 +158,7 @@ async function insertDecisions(c: PoolClient, ds: readonly (EventOf<'decision_ma
        FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id text, seq bigint, at bigint, symbol text,
             action text, size float8, confidence float8, rationale text, situation float8[], memory_ids text[],
             recall_ids text[], corr text, stream_seq bigint)
+     ${notMoved}
      ON CONFLICT (event_id) DO NOTHING`,
     [
       json(ds.map((e) => ({
@@ -143,13 +170,14 @@ async function insertDecisions(c: PoolClient, ds: readonly (EventOf<'decision_ma
   );
 }
 
-async function insertCheckpoints(c: PoolClient, cs: readonly (EventOf<'checkpoint_saved'> & { streamSeq: number })[]): Promise<void> {
+async function insertCheckpoints(c: PoolClient, cs: readonly (EventOf<'checkpoint_saved'> & { streamSeq: number })[], notMoved: string): Promise<void> {
   if (cs.length === 0) return;
   await c.query(
     `INSERT INTO checkpoints (event_id, agent_id, producer_seq, occurred_at, label, state, size_bytes, stream_seq)
      SELECT id, agent_id, seq, to_timestamp(at / 1000.0), label, decode(state, 'base64'), size, stream_seq
        FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id text, seq bigint, at bigint, label text,
             state text, size int, stream_seq bigint)
+     ${notMoved}
      ON CONFLICT (event_id) DO NOTHING`,
     [
       json(cs.map((e) => ({
@@ -161,7 +189,7 @@ async function insertCheckpoints(c: PoolClient, cs: readonly (EventOf<'checkpoin
   );
 }
 
-async function applyPositionEvents(c: PoolClient, evs: readonly (PositionEvent & { streamSeq: number })[]): Promise<void> {
+async function applyPositionEvents(c: PoolClient, evs: readonly (PositionEvent & { streamSeq: number })[], tradeNotMoved: string): Promise<void> {
   if (evs.length === 0) return;
   const trades = evs.filter((e): e is EventOf<'trade_executed'> & { streamSeq: number } => e.type === 'trade_executed');
   const closes = evs.filter((e): e is EventOf<'position_closed'> & { streamSeq: number } => e.type === 'position_closed');
@@ -172,6 +200,7 @@ async function applyPositionEvents(c: PoolClient, evs: readonly (PositionEvent &
        SELECT id, agent_id, seq, to_timestamp(at / 1000.0), order_id, symbol, side, qty, price, fees, decision_id, stream_seq
          FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id text, seq bigint, at bigint, order_id text,
               symbol text, side text, qty float8, price float8, fees float8, decision_id text, stream_seq bigint)
+       ${tradeNotMoved}
        ON CONFLICT (event_id) DO NOTHING
        RETURNING event_id`,
       [
@@ -390,13 +419,14 @@ async function whySkipped(c: PoolClient, e: EventOf<'memory_updated'> | EventOf<
  * came back), and counts as one access of every memory it returned. Counts only
  * follow from rows this call inserted, so a replay never counts twice.
  */
-async function applyRecalls(c: PoolClient, rs: readonly (EventOf<'memory_recalled'> & { streamSeq: number })[]): Promise<void> {
+async function applyRecalls(c: PoolClient, rs: readonly (EventOf<'memory_recalled'> & { streamSeq: number })[], notMoved: string): Promise<void> {
   if (rs.length === 0) return;
   const r = await c.query<{ recall_id: string }>(
     `INSERT INTO recalls (recall_id, agent_id, occurred_at, query_text, query_vector, embedding_model, filters, k, hits, correlation_id, stream_seq)
      SELECT id, agent_id, to_timestamp(at / 1000.0), q, qv, model, filters, k, hits, corr, stream_seq
        FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id text, at bigint, q text, qv real[], model text, filters jsonb,
             k int, hits jsonb, corr text, stream_seq bigint)
+     ${notMoved}
      ON CONFLICT (recall_id) DO NOTHING
      RETURNING recall_id`,
     [
