@@ -37,3 +37,5 @@ export {
   sha256Hex,
 } from './coldBlock.js';
 export type { BlockKind, BlockRow, EncodedBlock } from './coldBlock.js';
+export { evolvePositions } from './positions.js';
+export type { PositionEvent, PositionRow } from './positions.js';

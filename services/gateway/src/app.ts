@@ -13,6 +13,7 @@ import { lifecycleRoutes, type RecordReads } from './routes/lifecycle.js';
 import { mcpRoutes } from './routes/mcp.js';
 import { memoryRoutes } from './routes/memory.js';
 import { opsRoutes } from './routes/ops.js';
+import { timeTravelRoutes, type TimeTravelReads } from './routes/timeTravel.js';
 
 /**
  * What the gateway serves from. `reads`, `memory` and `deadLetters` may be proxies that resolve to the live
@@ -20,8 +21,10 @@ import { opsRoutes } from './routes/ops.js';
  * their methods at request time and never keep a method or object of them.
  */
 export interface AppDeps {
-  reads: AgentReads & RecordReads;
+  reads: AgentReads & RecordReads & TimeTravelReads;
   writer: EventsIn;
+  /** The deployment's partition count (consistency tokens of the writes the gateway makes itself). */
+  partitions: number;
   memory: MemoryApi;
   /** What is up and what is degraded (NATS, Redis, Postgres, the memory index): kept by a background monitor, read at once. */
   readiness: () => Readiness;
@@ -63,6 +66,7 @@ export async function buildApp(d: AppDeps) {
   // Registration order is the order of the OpenAPI document's paths.
   await app.register(opsRoutes, { readiness: d.readiness });
   await app.register(agentRoutes, { reads: d.reads });
+  await app.register(timeTravelRoutes, { reads: d.reads, writer: d.writer, partitions: d.partitions });
   await app.register(lifecycleRoutes, { reads: d.reads });
   await app.register(eventRoutes, { writer: d.writer, maxEventsPerRequest: d.maxEventsPerRequest });
   await app.register(memoryRoutes, { memory: d.memory });

@@ -15,6 +15,7 @@ import type { DeadLetterItem } from '@farmbrain/contracts';
 import type { AgentState } from './read/agentState.js';
 import type { MemoryApi } from './memory/types.js';
 import type { AgentReads } from './routes/agents.js';
+import type { TimeTravelReads } from './routes/timeTravel.js';
 import type { RecordReads } from './routes/lifecycle.js';
 import type { DeadLetters } from './routes/deadLetters.js';
 import type { EventsIn } from './routes/events.js';
@@ -36,7 +37,18 @@ function fakeReads(name: string, agents: readonly string[] = ['a1']) {
     openPositions: [], recentDecisions: [], recentMemories: [], source: 'hot',
     internal: 'left out by the response schema',
   });
-  const reads: AgentReads & RecordReads = {
+  const reads: AgentReads & RecordReads & TimeTravelReads = {
+    async stateAsOf(agentId, at) {
+      calls.push({ method: 'stateAsOf', agentId, q: at.toISOString() });
+      known(agentId);
+      const { internal: _i, ...s } = state(agentId);
+      return { asOf: at.toISOString(), state: { ...s, source: 'history' as const }, checkpoint: null, since: { decisions: 0, trades: 0, memoryChanges: 0 } };
+    },
+    async currentCheckpoint(agentId) {
+      calls.push({ method: 'currentCheckpoint', agentId });
+      known(agentId);
+      return null;
+    },
     async listAgents(q) {
       calls.push({ method: 'listAgents', q: { ...q } });
       return { items: agents.map((a) => state(a)), nextCursor: null };
@@ -179,7 +191,7 @@ let app: GatewayApp;
 
 const deps = (over: Partial<AppDeps> = {}): AppDeps => ({
   reads: reads.reads, memory: memory.memory, deadLetters: fakeDeadLetters().deadLetters, writer: writer.writer,
-  readiness: () => readiness, log: createLogger('gateway-test', 'silent'), maxEventsPerRequest: 3, bodyLimitBytes: 4096, ...over,
+  readiness: () => readiness, log: createLogger('gateway-test', 'silent'), maxEventsPerRequest: 3, bodyLimitBytes: 4096, partitions: 4, ...over,
 });
 
 before(async () => {
@@ -191,6 +203,20 @@ const get = (url: string) => app.inject({ method: 'GET', url });
 const send = (method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
   app.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
 const errorOf = (r: { json(): unknown }) => (r.json() as { error: { code: string; message: string; details?: unknown[] } }).error;
+
+test('time travel - as_of is parsed once, refused with 400 when it is not a time; a restore of an unknown checkpoint is 404 and publishes nothing', async () => {
+  const ok = await get('/v1/agents/a1/state?as_of=2026-11-30T12:00:00Z');
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.equal((ok.json() as { asOf: string }).asOf, '2026-11-30T12:00:00.000Z');
+  assert.equal((ok.json() as { state: { internal?: string } }).state.internal, undefined);
+  const bad = await get('/v1/agents/a1/state?as_of=yesterday');
+  assert.equal(bad.statusCode, 400);
+  assert.equal((await get('/v1/agents/nobody/state')).statusCode, 404);
+  const before = writer.published.length;
+  const r = await send('POST', '/v1/agents/a1/restore', { checkpointId: '0190a0b0-0000-7000-8000-0000000000ff' });
+  assert.equal(r.statusCode, 404, r.body);
+  assert.equal(writer.published.length, before);
+});
 
 test('app - health and readiness: 200 when ready, 503 with the checks when degraded', async () => {
   assert.deepEqual((await get('/healthz')).json(), { status: 'ok' });
@@ -364,13 +390,14 @@ test('app - the OpenAPI document lists every route (not /mcp, not /docs), each w
   assert.deepEqual(ops.sort(), [
     'DELETE /v1/agents/{agentId}/memories/{memoryId}',
     'GET /healthz', 'GET /readyz', 'GET /v1/agents', 'GET /v1/agents/{agentId}', 'GET /v1/agents/{agentId}/checkpoints',
-    'GET /v1/agents/{agentId}/checkpoints/{checkpointId}', 'GET /v1/agents/{agentId}/decisions',
+    'GET /v1/agents/{agentId}/checkpoints/{checkpointId}', 'GET /v1/agents/{agentId}/checkpoints/current', 'GET /v1/agents/{agentId}/state',
+    'POST /v1/agents/{agentId}/restore', 'GET /v1/agents/{agentId}/decisions',
     'GET /v1/agents/{agentId}/decisions/{decisionId}/context', 'GET /v1/agents/{agentId}/memories', 'GET /v1/agents/{agentId}/positions',
     'GET /v1/agents/{agentId}/trades', 'GET /v1/dead-letters', 'GET /v1/dead-letters/{id}', 'GET /v1/lifecycle/explain/{recordId}', 'GET /v1/records/{recordId}',
     'PATCH /v1/agents/{agentId}/memories/{memoryId}',
     'POST /v1/agents/{agentId}/memories', 'POST /v1/agents/{agentId}/recall', 'POST /v1/agents/{agentId}/recall/decisions',
     'POST /v1/dead-letters/{id}/replay', 'POST /v1/events',
-  ]);
+  ].sort());
   for (const [path, item] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(item ?? {})) {
       const responses = (op as { responses?: Record<string, unknown> }).responses ?? {};

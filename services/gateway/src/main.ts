@@ -105,6 +105,7 @@ async function main(): Promise<void> {
     deadLetters: following(() => live.stores.deadLetters),
     memory: following(() => live.stores.memory),
     writer,
+    partitions: n.partitions,
     readiness: () => ({ ...monitor.health.readiness(), serving: { tiering: live.name ?? cfg.projection } }),
     log,
     maxEventsPerRequest: cfg.maxEventsPerRequest,

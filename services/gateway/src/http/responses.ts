@@ -153,6 +153,38 @@ export const AgentState = Type.Object({
   source: Enum(['hot', 'warm'] as const, { description: 'the tier that answered: hot (Redis) or warm (Postgres)' }),
 });
 
+/** read/agentAsOf.ts CurrentCheckpoint: the checkpoint that was (or is) the agent's current one. */
+export const CurrentCheckpoint = Type.Object({
+  checkpointId: Str('event id of the checkpoint_saved event'),
+  label: Str(),
+  occurredAt: IsoTime('when it was saved'),
+  restored: Nullable(Type.Object({
+    at: IsoTime(), operator: Str(), reason: Str(), eventId: Str('the agent_restored event'),
+  }, { description: 'set when a restore made it current' })),
+});
+
+/** read/agentAsOf.ts: the agent as it stood at a moment. */
+export const AgentStateAsOf = Type.Object({
+  asOf: IsoTime(),
+  state: Type.Object({
+    ...AgentSummaryProps,
+    openPositions: Type.Array(Position),
+    recentDecisions: Type.Array(Decision, { description: 'the 10 latest at that moment' }),
+    recentMemories: Type.Array(MemoryCore, { description: 'the 10 latest live ones, at the version they had then' }),
+    source: Enum(['history'] as const, { description: 'rebuilt from the stores\' history (every tier)' }),
+  }),
+  checkpoint: Nullable(CurrentCheckpoint),
+  since: Type.Object({
+    decisions: Int(), trades: Int(), memoryChanges: Int(),
+  }, { description: 'what happened after that checkpoint, up to asOf: what an agent replays after loading it' }),
+});
+
+export const Restored = Type.Object({
+  eventId: Str('the agent_restored event'),
+  checkpointId: Str(),
+  consistencyToken: Str('pass as `consistency` to read after the restore'),
+});
+
 export const AgentsPage = Page(AgentSummary);
 export const DecisionsPage = Page(Type.Object({ ...DecisionProps, tier: ListedTier }));
 export const TradesPage = Page(Type.Object({ ...TradeProps, tier: ListedTier }));

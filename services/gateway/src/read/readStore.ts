@@ -17,6 +17,7 @@ import {
 import type { AgentDirectory } from './agentDirectory.js';
 import type { AgentState, AgentStateReader } from './agentState.js';
 import { BlockReader, type BlockObjectReader } from './blockReader.js';
+import { agentStateAsOf, checkpointAt, type AgentStateAsOf, type CurrentCheckpoint } from './agentAsOf.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { RecordReader, type NextMoveOf } from './recordReader.js';
 
@@ -202,6 +203,19 @@ export class ReadStore {
       items: page.map(agentSummary),
       nextCursor: more && last ? encodeCursor({ t: new Date(0).toISOString(), id: last.agent_id }) : null,
     };
+  }
+
+  /** The agent as it stood at a moment (see agentAsOf.ts); undefined: unknown then. */
+  async stateAsOf(agentId: string, at: Date): Promise<AgentStateAsOf | undefined> {
+    await this.agents.require(agentId);
+    return agentStateAsOf(this.pool, this, agentId, at);
+  }
+
+  /** The agent's current checkpoint: its newest, unless a later restore made another one current. */
+  async currentCheckpoint(agentId: string): Promise<CurrentCheckpoint | null> {
+    await this.agents.require(agentId);
+    const until = new Date(Date.now() + 86_400_000);
+    return checkpointAt(this.pool, this, agentId, until.toISOString(), until.toISOString());
   }
 
   /** The agent's current state: the hot tier's complete copy, else Postgres (see AgentStateReader). */

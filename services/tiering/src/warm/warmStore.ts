@@ -1,7 +1,8 @@
-import { memoryDocument, type EventOf, type FarmEvent } from '@farmbrain/contracts';
+import { memoryDocument, SYSTEM_EVENT_TYPES, type EventOf, type FarmEvent } from '@farmbrain/contracts';
 import { normalize, toBytes, type Pool, type PoolClient } from '@farmbrain/platform';
 import { applyLifecycle, isLifecycleEvent, notMovedSql, type LifecycleContext, type LifecycleSkip } from './lifecycle.js';
-import { evolvePositions, type PositionEvent, type PositionRow } from './positions.js';
+import { applyRestores, recordAgentHistory } from './agentHistory.js';
+import { evolvePositions, type PositionEvent, type PositionRow } from '@farmbrain/store';
 
 import type { SeqEvent, Skip as ProjectionSkip } from '@farmbrain/projection';
 
@@ -57,7 +58,7 @@ const json = (rows: unknown[]) => JSON.stringify(rows);
 
 /** An event the projection chose not to apply, and why (it is dead-lettered with this code, so it leaves a trace). */
 export interface Skip extends ProjectionSkip {
-  code: 'NOT_OWNER' | 'UNKNOWN_MEMORY' | 'MEMORY_FORGOTTEN' | 'MEMORY_EXISTS' | LifecycleSkip['code'];
+  code: 'NOT_OWNER' | 'UNKNOWN_MEMORY' | 'MEMORY_FORGOTTEN' | 'MEMORY_EXISTS' | 'UNKNOWN_CHECKPOINT' | LifecycleSkip['code'];
 }
 
 /**
@@ -98,12 +99,16 @@ async function applyRun(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyCo
   await applyPositionEvents(c, events.filter((e): e is PositionEvent & { streamSeq: number } => e.type === 'trade_executed' || e.type === 'position_closed'), notMovedSql(moved, 'trade', 'x.id'));
   await applyMemoryEvents(c, events, ctx, skipped);
   await applyRecalls(c, ofType(events, 'memory_recalled'), notMovedSql(moved, 'recall', 'x.id'));
-  // An event skipped on purpose changes nothing, not even "seen": it neither creates its agent nor moves its last event time.
+  skipped.push(...(await applyRestores(c, ofType(events, 'agent_restored'))));
+  // An event skipped on purpose changes nothing, not even "seen"; nor does what farmbrain itself writes about the agent (system events).
   const refused = new Set(skipped.map((s) => s.event.eventId));
-  await upsertAgentsSeen(c, refused.size === 0 ? events : events.filter((e) => !refused.has(e.eventId)));
-  // Registrations and state changes update the agent's row, which the upsert above guarantees.
+  await upsertAgentsSeen(c, events.filter((e) => !refused.has(e.eventId) && !SYSTEM_EVENT_TYPES.has(e.type)));
+  // Registrations and state changes update the agent's row, which the upsert above guarantees; its history keeps each.
   for (const e of events) {
-    if (e.type === 'agent_registered' || e.type === 'agent_state_changed') await applyAgentEvent(c, e);
+    if (e.type === 'agent_registered' || e.type === 'agent_state_changed') {
+      await applyAgentEvent(c, e);
+      await recordAgentHistory(c, e);
+    }
   }
   return skipped;
 }
