@@ -1,34 +1,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { publishSession, TestStack, tradingSession } from '@farmbrain/testing';
 
 // An agent exported from one deployment and imported into an empty one answers the same, recall included.
 // Its events are a month old: an import is not refused for their age.
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 const OLD = Date.now() - 30 * 86_400_000;
 const session = tradingSession({ agents: 3, eventsPerAgent: 150, seed: 9, baseTime: OLD, prefix: 'port' });
 const source = new TestStack({ partitions: 4, env: { FB_MAX_PAST_SKEW_MS: String(90 * 86_400_000) } });
 const target = new TestStack({ partitions: 4 });
 let dir = '';
 
-function cli(stack: TestStack, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, FB_NAMESPACE: stack.namespace, FB_PARTITIONS: String(stack.names.partitions), NATS_URL: stack.natsUrl, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b));
-    child.stderr.on('data', (b: Buffer) => (err += b));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 /** Times measured from now (a hit's age) differ by when the question is asked; everything else must not. */
 const timeless = (v: unknown): unknown =>
@@ -74,13 +58,13 @@ test('agent file - exported from one deployment and imported into an empty one, 
   await source.caughtUp();
   const agentId = session[1]![0]!.agentId;
   const file = join(dir, `${agentId}.fbagent.jsonl`);
-  const ex = await cli(source, 'export', agentId, '--out', file, '--json');
+  const ex = await source.cli(['export', agentId, '--out', file, '--json']);
   assert.equal(ex.code, 0, ex.err);
   const text = await readFile(file, 'utf8');
   assert.equal(text.split('\n').filter((l) => l.startsWith('{"event"')).length, session[1]!.length, 'every event of the agent is in the file');
 
   const before = await answers(source, agentId);
-  const im = await cli(target, 'import', file, '--json');
+  const im = await target.cli(['import', file, '--json']);
   assert.equal(im.code, 0, im.err);
   const r = JSON.parse(im.out) as { published: number; differences: string[]; memories: number };
   assert.equal(r.published, session[1]!.length);
@@ -89,10 +73,10 @@ test('agent file - exported from one deployment and imported into an empty one, 
   assert.equal((await target.all('/v1/agents')).length, 1, 'only that agent came along');
 
   // Importing again is refused; merged, it applies nothing twice.
-  const again = await cli(target, 'import', file, '--json');
+  const again = await target.cli(['import', file, '--json']);
   assert.equal(again.code, 1);
   assert.match(again.err, /AGENT_EXISTS/);
-  const merged = await cli(target, 'import', file, '--merge', '--json');
+  const merged = await target.cli(['import', file, '--merge', '--json']);
   assert.equal(merged.code, 0, merged.err);
   const decisions = (await target.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM decisions WHERE agent_id = $1', [agentId])).rows[0]!.n;
   assert.equal(decisions, session[1]!.filter((e) => e.type === 'decision_made').length);
@@ -101,14 +85,14 @@ test('agent file - exported from one deployment and imported into an empty one, 
 test('agent file - a file cut short or changed is refused before anything is published', async () => {
   const agentId = session[2]![0]!.agentId;
   const file = join(dir, 'cut.jsonl');
-  assert.equal((await cli(source, 'export', agentId, '--out', file)).code, 0);
+  assert.equal((await source.cli(['export', agentId, '--out', file])).code, 0);
   const lines = (await readFile(file, 'utf8')).split('\n');
   await writeFile(file, lines.slice(0, 20).join('\n'));
-  const cut = await cli(target, 'import', file, '--json');
+  const cut = await target.cli(['import', file, '--json']);
   assert.equal(cut.code, 1);
   assert.match(cut.err, /INVALID_AGENT_FILE/);
   await writeFile(file, lines.map((l, i) => (i === 3 ? l.replace(/"event":"./, '"event":"A') : l)).join('\n'));
-  const changed = await cli(target, 'import', file, '--json');
+  const changed = await target.cli(['import', file, '--json']);
   assert.equal(changed.code, 1);
   assert.match(changed.err, /checksum/);
   assert.equal((await target.pool.query('SELECT 1 FROM agents WHERE agent_id = $1', [agentId])).rowCount, 0, 'nothing of it arrived');

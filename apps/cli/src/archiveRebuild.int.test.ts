@@ -1,32 +1,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { archiveSchema } from '@farmbrain/archive';
 import { connectPostgres, COMMON_DEFAULTS, type Pool } from '@farmbrain/platform';
 import { publishSession, redisDigest, TestStack, tradingSession, warmDigest } from '@farmbrain/testing';
 
 // A rebuild reads the archive, then the stream: once the archive holds the log, the stream's oldest messages
 // can go, and `farmbrain rebuild` still rebuilds every store from the whole log.
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 // Segments of 40 messages, sealed by count only here: each partition's tail stays pending in Postgres, which a rebuild reads too.
 const stack = new TestStack({ partitions: 4, archive: true, env: { FB_ARCHIVE_SEGMENT_MAX_MESSAGES: '40', FB_ARCHIVE_SEAL_AFTER_MS: '600000' } });
 const pools: Pool[] = [];
 const url = process.env.DATABASE_URL ?? COMMON_DEFAULTS.databaseUrl;
 
-function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, FB_NAMESPACE: stack.namespace, FB_PARTITIONS: String(stack.names.partitions), NATS_URL: stack.natsUrl, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b));
-    child.stderr.on('data', (b: Buffer) => (err += b));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 before(async () => {
   await stack.connect();
@@ -54,7 +38,7 @@ test('archive rebuild - with the oldest 70% of the log purged from the stream, r
   const state = (await stack.jsm.streams.info(stack.names.eventsStream)).state;
   assert.equal(state.first_seq, cut + 1, 'the stream no longer holds the oldest messages');
 
-  const rebuilt = await cli('rebuild', 'tiering', '--as', 'tiering.v2', '--json');
+  const rebuilt = await stack.cli(['rebuild', 'tiering', '--as', 'tiering.v2', '--json']);
   assert.equal(rebuilt.code, 0, rebuilt.err);
   const summary = JSON.parse(rebuilt.out.trim().split('\n').pop()!) as { schema: string; redisPrefix: string };
   await stack.caughtUp();

@@ -1,10 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { brotliCompressSync } from 'node:zlib';
 import { quoteIdent, type Pool } from '@farmbrain/platform';
 import { publishSession, redisDigest, TestStack, tradingSession, waitFor } from '@farmbrain/testing';
@@ -12,24 +10,10 @@ import { sha256File, type BackupManifest } from './backup/bundle.js';
 
 // Backup → wipe → restore through the real CLI on a real stack: the same stores, table by table, and the
 // same hot state once tiering has rebuilt it; a restore that fails halfway changes nothing live.
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 const stack = new TestStack({ partitions: 4 });
 const session = tradingSession({ agents: 8, eventsPerAgent: 120, seed: 5 });
 let dir = '';
 
-function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, FB_NAMESPACE: stack.namespace, FB_PARTITIONS: String(stack.names.partitions), NATS_URL: stack.natsUrl, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b));
-    child.stderr.on('data', (b: Buffer) => (err += b));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 /** Every table of the schema: its row count and a digest of all its rows. */
 async function storeDigest(pool: Pool, schema: string): Promise<Record<string, string>> {
@@ -65,24 +49,24 @@ test('backup → wipe → restore: every table and the hot state come back equal
   assert.ok(hotBefore.keys > 8);
 
   const out = join(dir, 'b1');
-  const b = await cli('backup', '--out', out, '--json');
+  const b = await stack.cli(['backup', '--out', out, '--json']);
   assert.equal(b.code, 0, b.err);
   const summary = JSON.parse(b.out) as { rows: number; tables: number };
   assert.ok(summary.rows > 500 && summary.tables >= 10, b.out);
 
   // A restore while services run is refused: they would write into the stores being replaced.
-  const busy = await cli('restore', out, '--json');
+  const busy = await stack.cli(['restore', out, '--json']);
   assert.equal(busy.code, 1);
   assert.match(busy.err, /SERVICES_RUNNING/);
 
   await stack.kill('tiering');
   await stack.kill('ingest');
-  await waitFor('the instances to leave the lease bucket', async () => (await cli('restore', join(dir, 'none'))).err.includes('BACKUP_NOT_FOUND'));
+  await waitFor('the instances to leave the lease bucket', async () => (await stack.cli(['restore', join(dir, 'none')])).err.includes('BACKUP_NOT_FOUND'));
   // Wipe: the schema and every hot key of the namespace.
   await stack.pool.query(`DROP SCHEMA ${quoteIdent(stack.names.pgSchema)} CASCADE`);
   for (const k of await stack.redis.keys(`${stack.names.redisPrefix}*`)) await stack.redis.del(k);
 
-  const r = await cli('restore', out, '--json');
+  const r = await stack.cli(['restore', out, '--json']);
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(await storeDigest(stack.pool, stack.names.pgSchema), before, 'every table equals what was backed up');
   assert.deepEqual(await stagingSchemas(), [], 'no staging schema is left');
@@ -104,9 +88,9 @@ test('restore - a bundle that fails halfway leaves the live stores untouched; a 
   await stack.kill('ingest');
   const out = join(dir, 'b1');
   const live = await storeDigest(stack.pool, stack.names.pgSchema);
-  await waitFor('the instances to leave the lease bucket', async () => !(await cli('restore', out)).err.includes('SERVICES_RUNNING'));
+  await waitFor('the instances to leave the lease bucket', async () => !(await stack.cli(['restore', out])).err.includes('SERVICES_RUNNING'));
 
-  const refused = await cli('restore', out, '--json');
+  const refused = await stack.cli(['restore', out, '--json']);
   assert.equal(refused.code, 1);
   assert.match(refused.err, /TARGET_NOT_EMPTY/);
 
@@ -121,7 +105,7 @@ test('restore - a bundle that fails halfway leaves the live stores untouched; a 
   bad.sha256 = await sha256File(join(out, bad.file));
   await writeFile(join(out, 'manifest.json'), JSON.stringify(m));
 
-  const failed = await cli('restore', out, '--replace', '--json');
+  const failed = await stack.cli(['restore', out, '--replace', '--json']);
   assert.equal(failed.code, 1);
   const err = (JSON.parse(failed.err) as { error: { code: string; message: string } }).error;
   assert.equal(err.code, 'RESTORE_FAILED');
@@ -133,8 +117,8 @@ test('restore - a bundle that fails halfway leaves the live stores untouched; a 
 
   // Asked to replace: the backup goes in place, the schema it replaced is kept aside, not dropped.
   const b2 = join(dir, 'b2');
-  assert.equal((await cli('backup', '--out', b2)).code, 0);
-  const replaced = await cli('restore', b2, '--replace', '--json');
+  assert.equal((await stack.cli(['backup', '--out', b2])).code, 0);
+  const replaced = await stack.cli(['restore', b2, '--replace', '--json']);
   assert.equal(replaced.code, 0, replaced.err);
   const aside = (JSON.parse(replaced.out) as { schemas: { replacedAs: string | null }[] }).schemas[0]!.replacedAs;
   assert.ok(aside);

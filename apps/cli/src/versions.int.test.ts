@@ -1,30 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { connectPostgres, COMMON_DEFAULTS, type Pool } from '@farmbrain/platform';
 import { publishEvents, redisDigest, TestStack, tradingSession, waitFor, warmDigest } from '@farmbrain/testing';
 
 // Blue/green: tiering.v2 is rebuilt from the log by the running tiering instance while agents keep writing,
 // then readers switch to it, then tiering.v1 is dropped. Run through the real CLI, on a real stack.
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 const session = tradingSession({ agents: 10, eventsPerAgent: 300, seed: 11 });
 const stack = new TestStack({ partitions: 4 });
 let v2: Pool | undefined;
 
-function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, FB_NAMESPACE: stack.namespace, FB_PARTITIONS: String(stack.names.partitions), NATS_URL: stack.natsUrl, FB_GATEWAY_URL: stack.gatewayUrl, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b));
-    child.stderr.on('data', (b: Buffer) => (err += b));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 async function publish(from: number, to: number, pauseMs = 0): Promise<void> {
   for (let i = from; i < to; i += 10) {
@@ -62,7 +46,7 @@ test('blue/green - rebuild tiering.v2 while agents write, switch readers to it, 
   const writing = publish(150, 300, 500);
   const headAt = async () => (await stack.jsm.streams.info(stack.names.eventsStream)).state.last_seq;
   const atRebuild = await headAt();
-  const rebuilt = await cli('rebuild', 'tiering', '--as', 'tiering.v2', '--json');
+  const rebuilt = await stack.cli(['rebuild', 'tiering', '--as', 'tiering.v2', '--json']);
   assert.equal(rebuilt.code, 0, rebuilt.err);
   const summary = JSON.parse(rebuilt.out.trim().split('\n').pop()!) as { version: string; schema: string; redisPrefix: string; messages: number; events: number; eventsPerSecond: number; live: string };
   assert.equal(summary.live, 'tiering.v1', 'readers stay on the live version during the rebuild');
@@ -84,7 +68,7 @@ test('blue/green - rebuild tiering.v2 while agents write, switch readers to it, 
   assert.deepEqual(hot2, hot1, 'hot state of v2 = v1');
 
   const before = await answers();
-  const switched = await cli('switch', 'tiering', 'tiering.v2', '--json');
+  const switched = await stack.cli(['switch', 'tiering', 'tiering.v2', '--json']);
   assert.equal(switched.code, 0, switched.err);
   assert.equal((JSON.parse(switched.out) as { gatewayServing: string }).gatewayServing, 'tiering.v2', 'the gateway serves v2, without a restart');
   assert.deepEqual(await answers(), before, 'the gateway answers the same from v2');
@@ -99,10 +83,10 @@ test('blue/green - rebuild tiering.v2 while agents write, switch readers to it, 
   assert.equal((await v2.query("SELECT count(*)::int AS n FROM memories WHERE text = 'after the switch'")).rows[0].n, 1);
 
   // The live version cannot be dropped; the old one can, and nothing of it is left.
-  const refused = await cli('drop', 'tiering.v2', '--json');
+  const refused = await stack.cli(['drop', 'tiering.v2', '--json']);
   assert.equal(refused.code, 1);
   assert.match(refused.err, /VERSION_LIVE/);
-  const dropped = await cli('drop', 'tiering.v1', '--json');
+  const dropped = await stack.cli(['drop', 'tiering.v1', '--json']);
   assert.equal(dropped.code, 0, dropped.err);
   assert.equal((await v2.query('SELECT to_regnamespace($1) AS s', [stack.names.pgSchema])).rows[0].s, null, 'v1 schema dropped');
   assert.equal((await redisDigest(stack.redis, stack.names.redisPrefix, { exclude: ['tiering_v2:'] })).keys, 0, 'v1 hot keys deleted');

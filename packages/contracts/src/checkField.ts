@@ -105,6 +105,7 @@ function check(v: unknown, rule: Rule, path: string, L: EventLimits, inList: boo
     case 'bytes': {
       if (!(v instanceof Uint8Array)) return wrongType(path, 'bytes (a Uint8Array)', v);
       const max = limitOf(rule.max, L);
+      if (rule.nonEmpty && v.byteLength === 0) return issue('INVALID_FIELD', path, `${path} is empty; leave it out instead (protobuf cannot tell empty bytes from absent ones)`);
       return v.byteLength > max ? issue('TOO_LARGE', path, `${path} is ${v.byteLength} bytes; the limit is ${max}`) : undefined;
     }
     case 'json':

@@ -149,6 +149,10 @@ export interface ListRule extends Presence {
 export interface BytesRule extends Presence {
   kind: 'bytes';
   max: Limit;
+  /** When present, at least one byte (an optional field: protobuf reads empty bytes back as absent). */
+  nonEmpty?: boolean;
+  /** Written by farmbrain itself (ingest): refused from producers (SDK, HTTP, NATS), accepted on the log. */
+  internal?: boolean;
 }
 
 /**
@@ -222,7 +226,7 @@ const vector = (element: VectorRule['element'], bound?: number): Present<VectorR
 const tags = (): Present<ListRule> => ({ kind: 'list', max: 'maxTags', item: { kind: 'id', max: 64 } });
 const json = (maxChars: number): Present<JsonRule> => ({ kind: 'json', maxChars });
 /** Ciphertext ingest writes (text and embedding of a memory): room for the largest text in UTF-8 and the largest vector. */
-const sealed = (): BytesRule & { optional: true } => ({ kind: 'bytes', max: 8 * 1024 * 1024, optional: true });
+const sealed = (): BytesRule & { optional: true } => ({ kind: 'bytes', max: 8 * 1024 * 1024, optional: true, nonEmpty: true, internal: true });
 
 /** The envelope every event carries. Checked in this order, before the payload. */
 export const ENVELOPE_RULES = {
@@ -410,7 +414,7 @@ export function describeRule(rule: Rule, limits?: EventLimits): string {
     case 'list':
       return `at most ${lim(rule.max)} identifiers of 1..${rule.item.max} characters`;
     case 'bytes':
-      return `bytes, at most ${lim(rule.max)}`;
+      return `bytes, ${rule.nonEmpty ? '1 to ' : 'at most '}${lim(rule.max)}`;
     case 'json':
       return `JSON object, at most ${rule.maxChars} characters as JSON and ${JSON_MAX_DEPTH} levels deep; no NUL, lone surrogates or non-finite numbers`;
     case 'objects':

@@ -325,7 +325,7 @@ function jsonView(e: FarmEvent, f32: boolean): unknown {
   const data: Record<string, unknown> = { ...(e.data as unknown as Record<string, unknown>) };
   for (const [k, r] of Object.entries(PAYLOAD_RULES[e.type] as Record<string, Rule>)) {
     const v = data[k];
-    if (r.kind === 'bytes') data[k] = Buffer.from(v as Uint8Array).toString('base64');
+    if (r.kind === 'bytes' && v !== undefined) data[k] = Buffer.from(v as Uint8Array).toString('base64');
     if (r.kind === 'vector' && r.element === 'float32' && f32) data[k] = (v as number[]).map(Math.fround);
   }
   return { ...e, data };

@@ -18,6 +18,8 @@ export interface ValidationContext {
   subjectAgentId?: string;
   /** Encoded size of the event, when known. */
   encodedBytes?: number;
+  /** The event is read from the canonical log (projections): fields farmbrain writes itself (`internal`) are expected there, refused from producers. */
+  fromLog?: boolean;
 }
 
 interface Field {
@@ -54,6 +56,11 @@ export function validateEvent(e: FarmEvent, ctx: ValidationContext): ValidationI
   // The hot path (a valid event) allocates nothing per field: keys, rules and paths are precomputed.
   const walk = (fields: readonly Field[], obj: Record<string, unknown>) => {
     for (const f of fields) {
+      if (f.rule.kind === 'bytes' && f.rule.internal && !ctx.fromLog && obj[f.key] !== undefined) {
+        out.push({ code: 'INVALID_FIELD', field: f.path, message: `${f.path} is written by ingest (it encrypts memory content with the memory's own key); send the text and embedding in the clear` });
+        (badPaths ??= new Set()).add(f.path);
+        continue;
+      }
       const found = checkField(obj[f.key], f.rule, f.path, L);
       if (found) {
         out.push(found);

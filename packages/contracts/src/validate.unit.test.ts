@@ -24,7 +24,8 @@ import {
 } from './index.js';
 
 const NOW = 1_700_000_000_000;
-const ctx: ValidationContext = { limits: defaultEventLimits(), now: NOW };
+// Read as the log holds events (fields farmbrain writes itself, such as sealed memory content, are there).
+const ctx: ValidationContext = { limits: defaultEventLimits(), now: NOW, fromLog: true };
 
 const meta = () => ({
   eventId: newEventId(), agentId: 'a-1', producerSeq: 7, occurredAt: NOW, correlationId: 'c', causationId: '', schemaVersion: SCHEMA_VERSION,
@@ -37,8 +38,8 @@ const PAYLOADS: { [T in EventType]: EventPayloads[T] } = {
   trade_executed: { orderId: 'o', symbol: 'BTC', side: 'buy', qty: 1.5, price: 100.25, fees: 0.5, decisionId: 'd' },
   position_closed: { symbol: 'BTC', realizedPnl: -12.5, decisionIds: ['d'], exitPrice: 99 },
   checkpoint_saved: { label: 'x', state: new Uint8Array([0, 1, 255]) },
-  memory_stored: { memoryId: 'm', kind: 'lesson', text: 't', tags: ['a'], importance: 0.5, embedding: [0.5, 0.25], scope: 'team', scopeId: 'red', expiresAt: 1_800_000_000_000, sourceEventIds: ['e'], situation: [1], embeddingModel: 'client' },
-  memory_updated: { memoryId: 'm', text: 'new', tags: ['b'], replaceTags: true, importance: 0.9, embedding: [0.5], expiresAt: 0, embeddingModel: 'client' },
+  memory_stored: { memoryId: 'm', kind: 'lesson', text: 't', tags: ['a'], importance: 0.5, embedding: [0.5, 0.25], scope: 'team', scopeId: 'red', expiresAt: 1_800_000_000_000, sourceEventIds: ['e'], situation: [1], embeddingModel: 'client', sealed: new Uint8Array([1, 2]) },
+  memory_updated: { memoryId: 'm', text: 'new', tags: ['b'], replaceTags: true, importance: 0.9, embedding: [0.5], expiresAt: 0, embeddingModel: 'client', sealed: new Uint8Array([3]) },
   memory_forgotten: { memoryId: 'm', reason: 'stale' },
   agent_state_changed: { status: 'paused', reason: 'risk', config: { max: 1 } },
   memory_recalled: { queryText: 'btc breakout', queryVector: [0.5], filters: { kinds: ['lesson'] }, k: 5, hits: [{ memoryId: 'm', version: 2, score: 0.25, tier: 'hot' }], embeddingModel: 'farmbrain/hash-v1' },
@@ -84,6 +85,14 @@ test('validateEvent - the sample of every event type is valid, with every field 
   for (const type of EVENT_TYPES) {
     assert.deepEqual(issuesOf(sample(type)), [], type);
     assert.deepEqual(Object.keys(PAYLOADS[type]).sort(), Object.keys(PAYLOAD_RULES[type]).sort(), type);
+  }
+});
+
+test('validateEvent - a field farmbrain writes itself (sealed memory content) is refused from a producer, accepted on the log', () => {
+  for (const type of ['memory_stored', 'memory_updated'] as const) {
+    assert.deepEqual(issuesOf(sample(type), { ...ctx, fromLog: false }), ['INVALID_FIELD:data.sealed'], type);
+    assert.deepEqual(issuesOf(sample(type, { sealed: undefined }), { ...ctx, fromLog: false }), [], type);
+    assert.deepEqual(issuesOf(sample(type, { sealed: new Uint8Array() })), ['INVALID_FIELD:data.sealed'], `${type}: empty sealed bytes`);
   }
 });
 

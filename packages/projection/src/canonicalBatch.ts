@@ -68,7 +68,7 @@ export function decodeCanonical(msgs: readonly CanonicalMessage[], partition: nu
     try {
       for (const entry of decodeBatch(m.data)) {
         const e = entry.event;
-        const issues = e ? validateEvent(e, { limits: anyTime, now: e.occurredAt, subjectAgentId: agentId }) : [];
+        const issues = e ? validateEvent(e, { limits: anyTime, now: e.occurredAt, subjectAgentId: agentId, fromLog: true }) : [];
         if (e && issues.length > 0) {
           out.unfit.push({
             partition, streamSeq: m.seq, ingressSeq, agentId, eventType: e.type, code: 'INVALID_EVENT', body: encodeRawEvent(entry.raw),

@@ -196,6 +196,27 @@ export class TestStack {
     p.child.kill(signal);
   }
 
+  /**
+   * Runs the real `farmbrain` CLI against this stack (its namespace, partitions, NATS, and gateway when
+   * started); resolves with its exit code and output.
+   */
+  cli(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [`${ROOT}apps/cli/dist/main.js`, ...args], {
+        env: {
+          ...process.env, ...this.#env, FB_NAMESPACE: this.namespace, FB_PARTITIONS: String(this.names.partitions), NATS_URL: this.natsUrl, NO_COLOR: '1',
+          ...(this.gatewayUrl ? { FB_GATEWAY_URL: this.gatewayUrl } : {}), ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (b: Buffer) => (out += b));
+      child.stderr!.on('data', (b: Buffer) => (err += b));
+      child.on('exit', (code) => resolve({ code, out, err }));
+    });
+  }
+
   output(name: string): string {
     return this.#procs.get(name)?.output.join('') ?? '';
   }

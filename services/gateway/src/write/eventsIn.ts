@@ -64,9 +64,12 @@ function jsonSchemaOf(rule: Rule): TSchema {
   }
 }
 
+/** Fields farmbrain writes itself (ingest's sealed memory content) are not part of what producers send. */
+const producerFields = (rules: Record<string, Rule>) => Object.entries(rules).filter(([, r]) => !(r.kind === 'bytes' && r.internal));
+
 const objectSchemaOf = (rules: Record<string, Rule>, optional: ReadonlySet<string>) =>
   Type.Object(
-    Object.fromEntries(Object.entries(rules).map(([k, r]) => [k, r.optional || optional.has(k) ? Type.Optional(jsonSchemaOf(r)) : jsonSchemaOf(r)])),
+    Object.fromEntries(producerFields(rules).map(([k, r]) => [k, r.optional || optional.has(k) ? Type.Optional(jsonSchemaOf(r)) : jsonSchemaOf(r)])),
     { additionalProperties: false },
   );
 

@@ -94,10 +94,6 @@ export function triage(m: TriageInput): Triage {
     });
     // Governance of shared memory: only configured writers may store into a team or fleet scope.
     const ev = entry.event;
-    // Sealed content is ingest's to write (with the memory's key): a producer cannot bring its own.
-    if ((ev.type === 'memory_stored' || ev.type === 'memory_updated') && ev.data.sealed !== undefined) {
-      issues.push({ code: 'INVALID_FIELD', field: 'data.sealed', message: 'data.sealed is written by ingest (it encrypts memory content with the memory\'s key); send the text and embedding in the clear' });
-    }
     if (issues.length === 0 && ev.type === 'memory_stored' && ev.data.scope !== 'agent') {
       const denial = writeDenial(m.scopes ?? EMPTY_SCOPE_POLICY, ev.agentId, ev.data.scope, ev.data.scopeId);
       if (denial) issues.push({ code: 'SCOPE_FORBIDDEN', field: 'data.scope', message: denial });
