@@ -10,6 +10,7 @@
 //   npm run bench -- recall                         (recall only; node bench/run.mjs recall)
 //   npm run bench -- recall --memories 50000 --agents 10
 //   npm run bench -- pipeline                       (pipeline only)
+//   npm run bench -- lifecycle                      (lifecycle only: cold compression, reads by tier, storage growth; bench/lifecycle.mjs)
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -17,6 +18,7 @@ import { encodeEvent } from '../packages/contracts/dist/index.js';
 import { FarmbrainAgent } from '../packages/sdk/dist/index.js';
 import { makeEvent, TestStack, waitFor } from '../packages/testing/dist/index.js';
 import { recallArgs, runRecallBench } from './recall.mjs';
+import { lifecycleArgs, runLifecycleBench } from './lifecycle.mjs';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
@@ -146,7 +148,7 @@ async function pipelineBench() {
 }
 
 const args = process.argv.slice(2);
-const mode = args[0] === 'recall' || args[0] === 'pipeline' ? args[0] : 'all';
+const mode = ['recall', 'pipeline', 'lifecycle'].includes(args[0]) ? args[0] : 'all';
 const result = { at: new Date().toISOString(), node: process.version, cores: cpus().length };
 const write = () => {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -154,9 +156,15 @@ const write = () => {
   writeFileSync(file, JSON.stringify(result, null, 2));
   console.log(`written ${file.pathname}`);
 };
-if (mode !== 'recall') Object.assign(result, await pipelineBench());
+if (mode === 'all' || mode === 'pipeline') Object.assign(result, await pipelineBench());
 try {
-  if (mode !== 'pipeline') {
+  if (mode === 'all' || mode === 'lifecycle') {
+    const { rows, ...lifecycle } = await runLifecycleBench(lifecycleArgs(args));
+    result.lifecycle = lifecycle;
+    console.log('');
+    printTable(rows);
+  }
+  if (mode === 'all' || mode === 'recall') {
     const { rows, ...recall } = await runRecallBench(recallArgs(args));
     result.recall = recall;
     console.log('');
@@ -164,5 +172,5 @@ try {
   }
 } finally {
   // The pipeline's results are kept even when the recall part fails.
-  if (result.raw || result.recall) write();
+  if (result.raw || result.recall || result.lifecycle) write();
 }

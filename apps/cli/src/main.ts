@@ -4,6 +4,9 @@ import { exportCommand, importCommand } from './commands/agentFile.js';
 import { backupCommand, restoreCommand } from './commands/backup.js';
 import { dlqListCommand, dlqReplayCommand, dlqShowCommand } from './commands/dlq.js';
 import { demoCommand } from './commands/demo.js';
+import { consolidateCommand } from './commands/consolidate.js';
+import { eraseCommand } from './commands/erase.js';
+import { optimizeCommand } from './commands/optimize.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { dropCommand, rebuildCommand, switchCommand } from './commands/versions.js';
@@ -26,6 +29,9 @@ const handlers: Handlers = {
   restore: (dir, a) => restoreCommand(dir, a, cfg, io),
   export: (id, a) => exportCommand(id, a, cfg, io),
   import: (file, a) => importCommand(file, a, cfg, io),
+  optimize: (a) => optimizeCommand(a, cfg, io),
+  erase: (agentId, memoryId, a) => eraseCommand(agentId, memoryId, a, cfg, io),
+  consolidate: (agentId, a) => consolidateCommand(agentId, a, cfg, io),
 };
 
 const argv = process.argv.slice(2);

@@ -45,6 +45,9 @@ export interface BackupArgs { out: string | undefined; json: boolean }
 export interface RestoreArgs { replace: boolean; json: boolean }
 export interface ExportArgs { out: string | undefined; json: boolean }
 export interface ImportArgs { merge: boolean; timeoutMs: number; json: boolean }
+export interface EraseArgs { reason: string; operator: string | undefined; timeoutMs: number; json: boolean }
+export interface ConsolidateArgs { dryRun: boolean; threshold: number | undefined; minTagOverlap: number | undefined; timeoutMs: number; gateway: string | undefined; json: boolean }
+export interface OptimizeArgs { dryRun: boolean; steps: string[] | undefined; timeoutMs: number; gateway: string | undefined; json: boolean }
 
 /** What each command does; each resolves with its exit code. */
 export interface Handlers {
@@ -61,6 +64,9 @@ export interface Handlers {
   restore(dir: string, a: RestoreArgs): Promise<number>;
   export(agentId: string, a: ExportArgs): Promise<number>;
   import(file: string, a: ImportArgs): Promise<number>;
+  optimize(a: OptimizeArgs): Promise<number>;
+  erase(agentId: string, memoryId: string, a: EraseArgs): Promise<number>;
+  consolidate(agentId: string, a: ConsolidateArgs): Promise<number>;
 }
 
 export interface Io {
@@ -71,6 +77,12 @@ export interface Io {
 export const integer = (name: string, min: number, max: number) => (v: string): number => {
   const n = Number(v);
   if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got '${v}'`);
+  return n;
+};
+
+const unit = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a number from 0 to 1, got '${v}'`);
   return n;
 };
 
@@ -264,6 +276,50 @@ export function buildProgram(h: Handlers, io: Io): { program: Command; code: () 
     .addHelpText('after', '\nThe events go through this deployment\'s ingest (checked as any write, except for their age) with their own ids;\nthe source\'s tier moves and legal holds are left out: this deployment\'s policies apply.\n')
     .action(async (file: string, o: { merge?: boolean; timeout: number; json?: boolean }) => {
       done(await h.import(file, { merge: Boolean(o.merge), timeoutMs: o.timeout, json: Boolean(o.json) }));
+    });
+
+  program.command('optimize')
+    .description('apply the lifecycle policies now, consolidate memories, compact cold blocks, VACUUM and trim Redis (through the gateway)')
+    .option('--dry-run', 'show what it would do, with the bytes per tier it would save; change nothing')
+    .addOption(new Option('--step <steps>', 'these steps only, comma-separated: retention, consolidation, compaction, vacuum, redis')
+      .argParser((v: string) => {
+        const steps = v.split(',').map((x) => x.trim()).filter(Boolean);
+        const bad = steps.find((x) => !['retention', 'consolidation', 'compaction', 'vacuum', 'redis'].includes(x));
+        if (bad !== undefined || steps.length === 0) throw new InvalidArgumentError(`'${bad ?? v}' is not a step: retention, consolidation, compaction, vacuum, redis`);
+        return [...new Set(steps)];
+      }))
+    .addOption(new Option('--timeout <ms>', 'how long to wait for the run').argParser(integer('--timeout', 1000, 3_600_000)).default(600_000))
+    .addOption(new Option('--gateway <url>', GATEWAY_HELP).argParser(url))
+    .option('--json', 'one JSON document')
+    .addHelpText('after', '\nEvery move is a records_moved event on the log, applied by tiering (a rebuild makes the same tiers); each step\nwaits for the one before to be applied. Exit 1 when tiering refused a move (see farmbrain dlq list).\n')
+    .action(async (o: { dryRun?: boolean; step?: string[]; timeout: number; gateway?: string; json?: boolean }) => {
+      done(await h.optimize({ dryRun: Boolean(o.dryRun), steps: o.step, timeoutMs: o.timeout, gateway: o.gateway, json: Boolean(o.json) }));
+    });
+
+  program.command('erase')
+    .description('erase a memory from every store (its key is destroyed; Postgres, Redis and the ingress copies are scrubbed), logged without the content')
+    .argument('<agent>', 'the agent whose memory it is', agentId)
+    .argument('<memory>', 'the memory id')
+    .requiredOption('--reason <text>', 'why (kept in the erasure log: never the content)')
+    .option('--operator <name>', 'who erases (kept in the erasure log; default <user>@cli)')
+    .addOption(new Option('--timeout <ms>', 'how long to wait for tiering to apply it').argParser(integer('--timeout', 1000, 3_600_000)).default(60_000))
+    .option('--json', 'one JSON document')
+    .addHelpText('after', '\nConsolidated memories derived from it are erased with it. Every copy of the log (stream, archive, backups) holds only\nciphertext of it, which can no longer be opened; a rebuild projects it as erased. GET /v1/erasures lists the log.\n')
+    .action(async (agent: string, memory: string, o: { reason: string; operator?: string; timeout: number; json?: boolean }) => {
+      done(await h.erase(agent, memory, { reason: o.reason, operator: o.operator, timeoutMs: o.timeout, json: Boolean(o.json) }));
+    });
+
+  program.command('consolidate')
+    .description("merge an agent's near-duplicate memories into canonical ones (the originals leave recall, stay readable), through the gateway")
+    .argument('<agent>', 'the agent id', agentId)
+    .option('--dry-run', 'show the groups it would merge; publish nothing')
+    .addOption(new Option('--threshold <x>', 'cosine similarity of near-duplicates, 0..1 (default 0.9)').argParser(unit('--threshold')))
+    .addOption(new Option('--min-tag-overlap <x>', 'least Jaccard overlap of their tags, 0..1 (default 0.75)').argParser(unit('--min-tag-overlap')))
+    .addOption(new Option('--timeout <ms>', 'how long to wait for the gateway').argParser(integer('--timeout', 1000, 3_600_000)).default(120_000))
+    .addOption(new Option('--gateway <url>', GATEWAY_HELP).argParser(url))
+    .option('--json', 'one JSON document')
+    .action(async (agent: string, o: { dryRun?: boolean; threshold?: number; minTagOverlap?: number; timeout: number; gateway?: string; json?: boolean }) => {
+      done(await h.consolidate(agent, { dryRun: Boolean(o.dryRun), threshold: o.threshold, minTagOverlap: o.minTagOverlap, timeoutMs: o.timeout, gateway: o.gateway, json: Boolean(o.json) }));
     });
 
   const dlq = program.command('dlq').description('dead letters: list, show, replay (through the gateway)');

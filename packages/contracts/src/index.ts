@@ -145,6 +145,13 @@ export type {
   VersionedMemory,
   RecallRecord,
   DecisionContext,
+  MemoryConsolidation,
+  ConsolidateRequest,
+  ConsolidationGroupView,
+  ConsolidateResponse,
+  EraseBody,
+  EraseResult,
+  ErasureView,
 } from './memoryApi.js';
 export type { DeadLetterItem, DeadLetterPage, ReplayedDeadLetter } from './deadLetterApi.js';
 export { SEALED_TEXT, ERASED_TEXT, SealError, sealEvent, unsealEvent, hasContent } from './seal.js';

@@ -84,6 +84,27 @@ export interface ScoreParts {
   text: { relevance: number; rank: number } | null;
   recency: { ageMs: number; rank: number };
   importance: { value: number; rank: number };
+  /**
+   * Present when the lifecycle policy's memory decay is on: the fused score was
+   * multiplied by `factor` = max(minFactor, 0.5 ^ (ageDays / halfLifeDays)),
+   * the age counted since the memory was last recalled (else created).
+   */
+  decay?: { halfLifeDays: number; minFactor: number; ageDays: number; since: 'lastRecalled' | 'created'; factor: number };
+}
+
+/** What a canonical memory (made by consolidation) stands for. */
+export interface MemoryConsolidation {
+  /** How many original memories it stands for. */
+  evidence: number;
+  /** The memories it merged (earlier canonical memories included); they stay readable by id, out of recall. */
+  mergedIds: string[];
+  /** Creation times of the first and last original, epoch ms. */
+  spanFrom: number;
+  spanTo: number;
+  /** `representative` (the most representative original's text) or `summary:<model>`. */
+  method: string;
+  /** The original whose text and embedding stand for the group ('' for a summary). */
+  representativeId: string;
 }
 
 export interface MemoryView {
@@ -100,6 +121,8 @@ export interface MemoryView {
   updatedAt: number;
   expiresAt: number | null;
   embeddingModel: string;
+  /** Present on a canonical memory made by consolidation. */
+  consolidation?: MemoryConsolidation;
 }
 
 export interface RecallHit {
@@ -220,3 +243,83 @@ export interface DecisionContext {
  * job must use it too, or its vectors would not compare with the stored ones.
  */
 export const memoryDocument = (text: string, tags: readonly string[]): string => (tags.length > 0 ? `${text}\n${tags.join(' ')}` : text);
+
+/** POST /v1/agents/:agentId/memories/consolidate */
+export interface ConsolidateRequest {
+  /** Plan only: nothing is published. Default false. */
+  dryRun?: boolean;
+  /** Cosine similarity at or above which two memories are near-duplicates (0..1). Default 0.9. */
+  threshold?: number;
+  /** Least Jaccard overlap of their tags (0..1). Default 0.75. */
+  minTagOverlap?: number;
+  /** Only these kinds. Default: every kind. */
+  kinds?: MemoryKind[];
+  /** Read-your-writes: plan once this write is applied (memories just stored are considered). */
+  consistency?: ConsistencyToken;
+}
+
+/** One planned (or published) merge. */
+export interface ConsolidationGroupView {
+  canonicalMemoryId: string;
+  kind: MemoryKind;
+  ownerKey: string;
+  mergedIds: string[];
+  representativeId: string;
+  /** The canonical text: the representative's, or the summary (a dry run does not call the summarizer). */
+  text: string;
+  method: string;
+  tags: string[];
+  importance: number;
+  evidence: number;
+  spanFrom: number;
+  spanTo: number;
+  /** Lowest similarity between the representative and a member. */
+  minSimilarity: number;
+}
+
+export interface ConsolidateResponse {
+  agentId: string;
+  dryRun: boolean;
+  /** Live memories of the agent with an embedding that were considered. */
+  candidates: number;
+  groups: ConsolidationGroupView[];
+  /** How many memories leave recall: the members of every group, less the canonical memory each adds. */
+  removedFromRecall: number;
+  threshold: number;
+  minTagOverlap: number;
+  /** When published: pass it as `consistency` to a read to see the consolidation applied. */
+  consistencyToken?: ConsistencyToken;
+  warnings?: string[];
+}
+
+/** POST /v1/agents/:agentId/memories/:memoryId/erase (an operator action). */
+export interface EraseBody {
+  reason: string;
+  /** Who erases: kept in the erasure log. */
+  operator: string;
+}
+
+export interface EraseResult {
+  memoryId: string;
+  /** The memories erased: this one, then the consolidated memories derived from it (their content came from it). */
+  erased: { memoryId: string; eventId: string; keyDestroyed: boolean }[];
+  /** Messages still holding the content in the clear that were deleted from the ingress and dead-letter streams (sealing happens after them). */
+  scrubbedMessages: number;
+  consistencyToken: ConsistencyToken;
+}
+
+/** One row of the erasure log (GET /v1/erasures): who erased what, when and why; never the content. */
+export interface ErasureView {
+  eventId: string;
+  memoryId: string;
+  agentId: string;
+  operator: string;
+  reason: string;
+  erasedAt: number;
+  /** Whether content was left to remove (false: it was erased before). */
+  scrubbed: boolean;
+  /** Versions of the memory whose snapshot was scrubbed. */
+  versions: number;
+  /** Originals an erased canonical memory returned to recall. */
+  released: string[];
+}

@@ -42,3 +42,5 @@ export { openBucket } from './bucket.js';
 export { MemoryKeys } from './keys/memoryKeys.js';
 export { eraseMemory } from './keys/eraseMemory.js';
 export type { EraseRequest, Erased } from './keys/eraseMemory.js';
+export { eraseEverywhere, planErasure, scrubIngress } from './keys/eraseEverywhere.js';
+export type { EraseEverywhereDeps, ErasePlan, ErasedEverywhere } from './keys/eraseEverywhere.js';

@@ -15,7 +15,8 @@ interface Row {
   version: number;
   embedding: Buffer | null;
   embedding_model: string;
-  forgotten: boolean;
+  /** Out of recall: forgotten (erased included), or merged into a canonical memory by consolidation. */
+  gone: boolean;
   part: number;
   change_seq: number;
 }
@@ -23,7 +24,7 @@ interface Row {
 const COLUMNS = `memory_id, agent_id, owner_key, kind, tags, importance,
   (extract(epoch from created_at) * 1000)::bigint AS created,
   (extract(epoch from expires_at) * 1000)::bigint AS expires,
-  version, embedding, embedding_model, forgotten_at IS NOT NULL AS forgotten, part, change_seq`;
+  version, embedding, embedding_model, (forgotten_at IS NOT NULL OR consolidated_into IS NOT NULL) AS gone, part, change_seq`;
 
 export class ConsistencyTimeoutError extends FarmbrainError {
   constructor(partition: number, ingressSeq: number, waitedMs: number) {
@@ -78,7 +79,7 @@ export class IndexSync {
         const r = await this.pool.query<Row>(
           `SELECT ${COLUMNS} FROM memories
             WHERE part = $1 AND change_seq <= $2 AND (change_seq, memory_id) > ($3, $4)
-              AND forgotten_at IS NULL AND embedding IS NOT NULL
+              AND forgotten_at IS NULL AND consolidated_into IS NULL AND embedding IS NOT NULL
             ORDER BY change_seq, memory_id LIMIT 20000`,
           [p, hi, after[0], after[1]],
         );
@@ -167,7 +168,7 @@ export class IndexSync {
   #apply(rows: readonly Row[]): void {
     const adds: { meta: MemoryMeta; vector: Float32Array }[] = [];
     for (const row of rows) {
-      if (row.forgotten || row.embedding === null) {
+      if (row.gone || row.embedding === null) {
         this.index.remove(row.memory_id);
         continue;
       }

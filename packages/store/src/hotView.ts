@@ -20,6 +20,15 @@ import type { AgentSummary, DecisionItem, MemoryCore, PositionItem } from './row
 export const memdocKey = (prefix: string, memoryId: string): string => `${prefix}memdoc:${memoryId}`;
 
 /**
+ * What the recalled-memory cache holds for an erased memory (tiering writes it
+ * after the erasure commits): no content, and the gateway never caches a view
+ * over it, so a recall that read the memory just before the erasure cannot put
+ * its text back. It lasts as long as the longest cache entry may (FB_HOT_MEMORY_TTL_S at most 30 days).
+ */
+export const ERASED_MEMDOC = '{"erased":true}';
+export const ERASED_MEMDOC_TTL_S = 30 * 86_400;
+
+/**
  * Every key of a version's hot state under `prefix`, as SCAN patterns (agents'
  * copies, partition marks, the recalled-memory cache): what `farmbrain drop`
  * deletes. A later version's prefix extends the first's (`fb:` and
@@ -234,6 +243,14 @@ export class HotView {
     for (const [agentId, v] of views) {
       pipe.fbHotHydrate(...hotKeys(this.prefix, agentId), encodeView(v), asOf);
     }
+    for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
+  }
+
+  /** Replaces the recalled-memory cache entries of erased memories with the tombstone (ERASED_MEMDOC). */
+  async eraseDocs(memoryIds: readonly string[]): Promise<void> {
+    if (memoryIds.length === 0) return;
+    const pipe = this.#redis.pipeline();
+    for (const id of new Set(memoryIds)) pipe.set(memdocKey(this.prefix, id), ERASED_MEMDOC, 'EX', ERASED_MEMDOC_TTL_S);
     for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
   }
 

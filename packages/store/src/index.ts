@@ -21,7 +21,7 @@ export {
   readAgentViews,
 } from './agentView.js';
 export type { AgentView, ViewLimits, Queryable } from './agentView.js';
-export { HotView, hotKeys, hotKeyPatterns, memdocKey } from './hotView.js';
+export { HotView, hotKeys, hotKeyPatterns, memdocKey, ERASED_MEMDOC, ERASED_MEMDOC_TTL_S } from './hotView.js';
 export type { HotChange } from './hotView.js';
 export { MIGRATIONS_DIR } from './migrations.js';
 export {

@@ -10,6 +10,7 @@ import { agentRoutes, type AgentReads } from './routes/agents.js';
 import { deadLetterRoutes, type DeadLetters } from './routes/deadLetters.js';
 import { eventRoutes, type EventsIn } from './routes/events.js';
 import { lifecycleRoutes, type RecordReads } from './routes/lifecycle.js';
+import { optimizeRoutes, type LifecycleOps } from './routes/optimize.js';
 import { mcpRoutes } from './routes/mcp.js';
 import { memoryRoutes } from './routes/memory.js';
 import { opsRoutes } from './routes/ops.js';
@@ -29,6 +30,8 @@ export interface AppDeps {
   /** What is up and what is degraded (NATS, Redis, Postgres, the memory index): kept by a background monitor, read at once. */
   readiness: () => Readiness;
   deadLetters: DeadLetters;
+  /** Tier metrics and optimize runs (GET /v1/lifecycle/metrics, POST /v1/optimize); those routes are absent without it. */
+  lifecycle?: LifecycleOps;
   log: Logger;
   maxEventsPerRequest: number;
   bodyLimitBytes: number;
@@ -68,6 +71,7 @@ export async function buildApp(d: AppDeps) {
   await app.register(agentRoutes, { reads: d.reads });
   await app.register(timeTravelRoutes, { reads: d.reads, writer: d.writer, partitions: d.partitions });
   await app.register(lifecycleRoutes, { reads: d.reads });
+  if (d.lifecycle) await app.register(optimizeRoutes, { ops: d.lifecycle });
   await app.register(eventRoutes, { writer: d.writer, maxEventsPerRequest: d.maxEventsPerRequest });
   await app.register(memoryRoutes, { memory: d.memory });
   await app.register(deadLetterRoutes, { deadLetters: d.deadLetters });

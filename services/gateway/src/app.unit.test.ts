@@ -126,6 +126,18 @@ function fakeMemory() {
       calls.push({ method: 'recall', args: [agentId, req] });
       return { recallId: 'r1', hits: [], embeddingModel: '', tookMs: 1 };
     },
+    async consolidate(agentId, req) {
+      calls.push({ method: 'consolidate', args: [agentId, req] });
+      return { agentId, dryRun: Boolean(req.dryRun), candidates: 0, groups: [], removedFromRecall: 0, threshold: 0.9, minTagOverlap: 0.75 };
+    },
+    async erase(agentId, memoryId, body) {
+      calls.push({ method: 'erase', args: [agentId, memoryId, body] });
+      return { memoryId, erased: [{ memoryId, eventId: 'e1', keyDestroyed: true }], scrubbedMessages: 0, consistencyToken: '0:7' };
+    },
+    async erasures(q) {
+      calls.push({ method: 'erasures', args: [q] });
+      return { items: [], nextCursor: null };
+    },
     async similarDecisions(agentId, req) {
       calls.push({ method: 'similarDecisions', args: [agentId, req] });
       return {
@@ -397,6 +409,7 @@ test('app - the OpenAPI document lists every route (not /mcp, not /docs), each w
     'PATCH /v1/agents/{agentId}/memories/{memoryId}',
     'POST /v1/agents/{agentId}/memories', 'POST /v1/agents/{agentId}/recall', 'POST /v1/agents/{agentId}/recall/decisions',
     'POST /v1/dead-letters/{id}/replay', 'POST /v1/events',
+    'POST /v1/agents/{agentId}/memories/consolidate', 'POST /v1/agents/{agentId}/memories/{memoryId}/erase', 'GET /v1/erasures',
   ].sort());
   for (const [path, item] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(item ?? {})) {

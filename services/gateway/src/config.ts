@@ -1,7 +1,7 @@
 import type { EventLimits, ScopePolicy } from '@farmbrain/contracts';
 import { loadArchiveConfig, type ArchiveStoreConfig } from '@farmbrain/archive';
 import { loadLifecyclePolicy, type LifecyclePolicy } from '@farmbrain/lifecycle';
-import { loadCommonConfig, loadEmbedConfig, loadEventLimits, loadScopePolicy, readers, type CommonConfig, type EmbedConfig, type Env } from '@farmbrain/platform';
+import { loadCommonConfig, loadEmbedConfig, loadEventLimits, loadScopePolicy, loadSummaryConfig, readers, type CommonConfig, type EmbedConfig, type Env, type SummaryConfig } from '@farmbrain/platform';
 
 export interface GatewayConfig extends CommonConfig {
   host: string;
@@ -29,8 +29,10 @@ export interface GatewayConfig extends CommonConfig {
   hotMemories: number;
   /** The archive (FB_ARCHIVE_URL): records in the archive tier are read from it. Unset: they answer 503 ARCHIVE_UNAVAILABLE. */
   archive: ArchiveStoreConfig | undefined;
-  /** The lifecycle policies (as tiering runs them): explain says what they do next to a record. */
+  /** The lifecycle policies (as tiering runs them): explain says what they do next to a record; recall applies memory decay when it is on. */
   lifecycle: LifecyclePolicy;
+  /** FB_SUMMARY_*: an OpenAI-compatible chat endpoint that writes consolidated memories' summaries (unset: the most representative text is kept). */
+  summary: SummaryConfig;
 }
 
 export function loadConfig(env: Env): GatewayConfig {
@@ -53,6 +55,7 @@ export function loadConfig(env: Env): GatewayConfig {
     hotMemories: r.int('FB_HOT_MEMORIES', 100, 10, 100_000),
     archive: archiveOf(env),
     lifecycle: loadLifecyclePolicy(env),
+    summary: loadSummaryConfig(env),
   };
 }
 

@@ -4,6 +4,8 @@ import { nextMove } from '@farmbrain/lifecycle';
 import { names as makeNames } from '@farmbrain/contracts';
 import {
   createEmbedder,
+  createSummarizer,
+  MemoryKeys,
   createLogger,
   createPool,
   createRedis,
@@ -28,6 +30,7 @@ import { DeadLetterStore } from './deadLetters/deadLetterStore.js';
 import { ReadStore } from './read/readStore.js';
 import type { ExplainSubject } from './read/recordReader.js';
 import { EventWriter } from './write/eventsIn.js';
+import { consolidationHook, lifecycleOps } from './lifecycle/ops.js';
 import { MemoryService } from './memory/memoryService.js';
 
 /**
@@ -58,6 +61,9 @@ async function main(): Promise<void> {
   const writer = new EventWriter(js, n, cfg.limits);
   const embedder = createEmbedder(cfg.embeddings);
   const registry = await retryUntil('projection registry', () => ProjectionRegistry.open(nc, n), { log, stopped: () => stopping });
+  // Erasure destroys memory keys; consolidation may summarize with a chat model.
+  const keys = await retryUntil('memory key bucket', () => MemoryKeys.open(nc, n.keysBucket), { log, stopped: () => stopping });
+  const summarizer = createSummarizer(cfg.summary);
 
   /** The stores of one version of tiering's projection (its schema and key prefix): what every read route uses. */
   const archiveStore = cfg.archive ? openArchiveStore(cfg.archive) : undefined;
@@ -77,6 +83,7 @@ async function main(): Promise<void> {
     const hot = new HotView(redis, v.redisPrefix, { decisions: cfg.hotDecisions, memories: cfg.hotMemories });
     const memory = new MemoryService({
       pool, redis, names: n, redisPrefix: v.redisPrefix, writer, index, sync, embedder, scopes: cfg.scopes, log, hotTtlSeconds: cfg.hotMemoryTtlSeconds, textScanCap: cfg.recallTextScanCap, agents,
+      decay: cfg.lifecycle.memory.decay, limits: cfg.limits, erasure: { keys, js, jsm: manager }, ...(summarizer ? { summarizer } : {}),
     });
     let closed = false;
     return {
@@ -86,6 +93,11 @@ async function main(): Promise<void> {
         reads: new ReadStore(pool, new AgentStateReader(pool, hot, log), agents, { ...(archiveStore ? { archive: archiveStore } : {}), nextMove: explainNext }),
         deadLetters: new DeadLetterStore({ pool, jsm: manager, js, names: n }),
         memory,
+        // Tier metrics and optimize runs over this version (its schema and hot prefix); moves go on the log like the scheduler's.
+        lifecycle: lifecycleOps({
+          pool, js, names: n, projection: v.name, policy: cfg.lifecycle, archive: archiveStore !== undefined, hot: { redis, prefix: v.redisPrefix }, log: log.child({ component: 'optimize' }),
+          consolidation: consolidationHook(pool, memory, n.partitions),
+        }),
       },
       // The vector index is derived from Postgres; the migrations are tiering's: a missing table (the gateway
       // started first) or Postgres being down are waited out.
@@ -104,6 +116,7 @@ async function main(): Promise<void> {
     reads: following(() => live.stores.reads),
     deadLetters: following(() => live.stores.deadLetters),
     memory: following(() => live.stores.memory),
+    lifecycle: following(() => live.stores.lifecycle),
     writer,
     partitions: n.partitions,
     readiness: () => ({ ...monitor.health.readiness(), serving: { tiering: live.name ?? cfg.projection } }),

@@ -92,9 +92,9 @@ function describeBody(data: Uint8Array): string {
   }
 }
 
-const DEAD_LETTER_CODES = new Set(['APPLY_FAILED', 'DECODE_ERROR', 'INVALID_EVENT', 'NOT_OWNER', 'UNKNOWN_MEMORY', 'MEMORY_FORGOTTEN', 'MEMORY_EXISTS', ...LIFECYCLE_SKIP_CODES]);
+const DEAD_LETTER_CODES = new Set(['APPLY_FAILED', 'DECODE_ERROR', 'INVALID_EVENT', 'NOT_OWNER', 'UNKNOWN_MEMORY', 'MEMORY_FORGOTTEN', 'MEMORY_EXISTS', 'NOT_CONSOLIDABLE', 'UNKNOWN_CHECKPOINT', ...LIFECYCLE_SKIP_CODES]);
 /** The projection's own verdicts on an event it chose not to apply (not a store failure). */
-const SKIP_CODES = new Set(['NOT_OWNER', 'UNKNOWN_MEMORY', 'MEMORY_FORGOTTEN', 'MEMORY_EXISTS', ...LIFECYCLE_SKIP_CODES]);
+const SKIP_CODES = new Set(['NOT_OWNER', 'UNKNOWN_MEMORY', 'MEMORY_FORGOTTEN', 'MEMORY_EXISTS', 'NOT_CONSOLIDABLE', 'UNKNOWN_CHECKPOINT', ...LIFECYCLE_SKIP_CODES]);
 
 /** Every dead letter says what and why. */
 function assertWellFormedLetters(letters: readonly DeadLetterRow[]): void {

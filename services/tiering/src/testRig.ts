@@ -69,6 +69,9 @@ const ROW_OF: Partial<Record<EventType, [table: string, key: string]>> = {
   // A move leaves its lifecycle_moves row; a hold its claim (a lift deletes hold rows).
   records_moved: ['lifecycle_moves', 'event_id'],
   legal_hold_changed: ['projection_events', 'event_id'],
+  agent_restored: ['agent_restores', 'event_id'],
+  memory_erased: ['erasures', 'event_id'],
+  memories_consolidated: ['memory_versions', 'event_id'],
 };
 
 /** A dead letter as the projection recorded it (its stream position included). */

@@ -8,6 +8,7 @@ import { loadLifecycleState, sweepArchiveRemovals, type LifecycleOptions, type L
 import { recordRejectedWrites } from './warm/rejectedWrites.js';
 import { revealMemories } from './warm/revealMemories.js';
 import { applyWarm, KEYED_BY_ROW, textsToEmbed, type ComputedEmbeddings } from './warm/warmStore.js';
+import { appliedErasures, erasureEventIds, recentErasures } from './warm/erase.js';
 
 export interface TieringDeps {
   pool: Pool;
@@ -48,6 +49,8 @@ interface HotState {
   hotBehind: boolean;
   /** The kinds the partition has cold blocks of (see warm/lifecycle.ts). */
   lifecycle: LifecycleState;
+  /** Erased memories whose recalled-memory cache entry is still to be replaced by a tombstone (Redis was down). */
+  erasedDocs: string[];
 }
 
 /**
@@ -81,7 +84,9 @@ export function tieringProjection({ pool, hot, log, name, embedder, limits, part
         });
       // Archive objects a crash left queued for removal (their blocks were deleted) go now.
       await sweepArchiveRemovals(pool, lifecycle.store, partition, log);
-      return { hotThrough: undefined, hotBehind: false, lifecycle: await loadLifecycleState(pool, partition) };
+      // Erasures a crash or a Redis outage may have left in the recalled-memory cache get their tombstones again.
+      const erasedDocs = await recentErasures(pool, partition);
+      return { hotThrough: undefined, hotBehind: false, lifecycle: await loadLifecycleState(pool, partition), erasedDocs };
     },
     ...(keys ? { reveal: (events: readonly SeqEvent[]) => revealMemories(keys, events) } : {}),
     prepare: (events) => embedBatch(embedder, events, log),
@@ -93,9 +98,18 @@ export function tieringProjection({ pool, hot, log, name, embedder, limits, part
       // Records that left warm leave the agent's view (its newest decisions are its newest warm ones): rebuild those copies.
       const moved = [...new Set(events.filter((e) => e.type === 'records_moved').map((e) => e.agentId))];
       if (moved.length > 0) await sweepArchiveRemovals(pool, lifecycle.store, partition, log).catch((err: unknown) => log.warn({ err, partition }, 'archive removals not swept'));
+      // Erased memories' recalled-memory cache entries become tombstones: those of the erasures applied (a refused
+      // one, of a memory that is not there, leaves nothing), and any a Redis outage left over.
+      const erasures = erasureEventIds(events);
+      const erased = [...state.erasedDocs, ...(erasures.length === 0 ? [] : await appliedErasures(pool, erasures)
+        .catch(() => events.flatMap((e) => (e.type === 'memory_erased' ? [e.data.memoryId] : []))))];
       // Read back after the commit: only this partition's owner writes these agents' views, so what it
       // reads is what this batch left (the queries run in parallel on the pool).
       try {
+        if (erased.length > 0) {
+          await hot.eraseDocs(erased);
+          state.erasedDocs = [];
+        }
         const changes = await readHotChanges(pool, events, batch.lastSeq, hot.keep);
         const { cold, markBefore } = await hot.apply(changes, { partition, seq: batch.lastSeq });
         let rebuild = [...new Set([...cold, ...moved])];
@@ -123,6 +137,7 @@ export function tieringProjection({ pool, hot, log, name, embedder, limits, part
           if (hot.connected) throw err;
           if (!state.hotBehind) log.warn({ partition }, 'Redis is down: the partition goes on in Postgres; its hot copies are rebuilt when Redis is back');
           state.hotBehind = true;
+          state.erasedDocs = erased;
           return;
         }
         // The warm store committed; a hot copy that cannot be written must not stall the partition either.

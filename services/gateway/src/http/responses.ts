@@ -269,6 +269,14 @@ export const MemoryView = Type.Object({
   updatedAt: Ms(),
   expiresAt: Nullable(Ms()),
   embeddingModel: Str(),
+  consolidation: Type.Optional(Type.Object({
+    evidence: Int('how many original memories it stands for'),
+    mergedIds: Strs('the memories it merged: readable by id, out of recall'),
+    spanFrom: Ms('creation time of its first original'),
+    spanTo: Ms('creation time of its last original'),
+    method: Str("'representative' or 'summary:<model>'"),
+    representativeId: Str("the original whose text stands for the group ('' for a summary)"),
+  }, { description: 'present on a canonical memory made by consolidation' })),
 });
 
 const Ranked = (value: string, description: string) =>
@@ -280,7 +288,54 @@ export const ScoreParts = Type.Object({
   text: Nullable(Ranked('relevance', 'Postgres ts_rank_cd')),
   recency: Type.Object({ ageMs: Num(), rank: Int() }),
   importance: Type.Object({ value: Num(), rank: Int() }),
+  decay: Type.Optional(Type.Object({
+    halfLifeDays: Num(), minFactor: Num(), ageDays: Num(), since: Enum(['lastRecalled', 'created'] as const), factor: Num('the score was multiplied by it'),
+  }, { description: 'present when the lifecycle policy turns memory decay on' })),
 });
+
+/** contracts ConsolidateResponse */
+export const ConsolidateResponse = Type.Object({
+  agentId: Str(),
+  dryRun: Type.Boolean(),
+  candidates: Int('live memories of the agent with an embedding, considered'),
+  groups: Type.Array(Type.Object({
+    canonicalMemoryId: Str(),
+    kind: Enum(MEMORY_KINDS),
+    ownerKey: Str(),
+    mergedIds: Strs(),
+    representativeId: Str(),
+    text: Str('the canonical text (a dry run shows the representative\'s even when a summarizer is configured)'),
+    method: Str(),
+    tags: Strs(),
+    importance: Num(),
+    evidence: Int(),
+    spanFrom: Ms(),
+    spanTo: Ms(),
+    minSimilarity: Num('lowest similarity between the representative and a member'),
+  })),
+  removedFromRecall: Int('memories leaving recall: the members of every group less the canonical each adds'),
+  threshold: Num(),
+  minTagOverlap: Num(),
+  consistencyToken: Type.Optional(Str('when published: read with it to see the consolidation applied')),
+  warnings: Type.Optional(Strs()),
+});
+
+/** contracts EraseResult */
+export const EraseResult = Type.Object({
+  memoryId: Str(),
+  erased: Type.Array(Type.Object({ memoryId: Str(), eventId: Str('the memory_erased event'), keyDestroyed: Type.Boolean() }), {
+    description: 'this memory, then the consolidated memories derived from it',
+  }),
+  scrubbedMessages: Int('ingress and dead-letter messages that held the content in the clear, deleted'),
+  consistencyToken: Str(),
+});
+
+/** contracts ErasureView, paged */
+export const ErasuresPage = Page(Type.Object({
+  eventId: Str(), memoryId: Str(), agentId: Str(), operator: Str(), reason: Str(), erasedAt: Ms(),
+  scrubbed: Type.Boolean({ description: 'false: it was erased before' }), versions: Int('versions whose snapshot was scrubbed'),
+  released: Strs('originals an erased canonical memory returned to recall'),
+}));
 
 /** contracts RecallResponse */
 export const RecallResponse = Type.Object({

@@ -29,6 +29,9 @@ function fakeApi() {
     },
     async update(agentId, memoryId, patch) { rec('update', agentId, memoryId, patch); return write; },
     async forget(agentId, memoryId, reason) { rec('forget', agentId, memoryId, reason); return write; },
+    async consolidate(agentId) { rec('consolidate', agentId); throw new Error('not an MCP tool'); },
+    async erase(agentId) { rec('erase', agentId); throw new Error('not an MCP tool'); },
+    async erasures() { throw new Error('not an MCP tool'); },
     async recall(agentId, req): Promise<RecallResponse> {
       rec('recall', agentId, req);
       return {

@@ -1,4 +1,6 @@
-import { memdocKey } from '@farmbrain/store';
+import { ERASED_MEMDOC, memdocKey } from '@farmbrain/store';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { decayed, decayPart, type DecayPolicy } from '@farmbrain/lifecycle';
 import type { Redis } from 'ioredis';
 import {
   consistencyTokenOf,
@@ -9,12 +11,18 @@ import {
   SCOPES,
   teamsOf,
   writeDenial,
+  type ConsolidateRequest,
+  type ConsolidateResponse,
+  type EraseBody,
+  type EraseResult,
+  type ErasureView,
+  type EventLimits,
   type MemoryTier,
   type Names,
   type Scope,
   type ScopePolicy,
 } from '@farmbrain/contracts';
-import { normalize, type Embedder, type Logger, type Pool } from '@farmbrain/platform';
+import { eraseEverywhere, normalize, scrubIngress, type Embedder, type Logger, type MemoryKeys, type Pool, type Summarizer } from '@farmbrain/platform';
 import type { AgentDirectory } from '../read/agentDirectory.js';
 import type { EventWriter } from '../write/eventsIn.js';
 import { similarDecisions } from './outcomes.js';
@@ -34,7 +42,7 @@ import type {
   SimilarDecisionsResponse,
   WriteResult,
 } from './types.js';
-import { allWords, dot, orQuery, type IndexSync, type VectorFilter, type VectorIndex } from '@farmbrain/recall';
+import { allWords, consolidateAgent, dot, orQuery, type IndexSync, type VectorFilter, type VectorIndex } from '@farmbrain/recall';
 
 export interface MemoryServiceDeps {
   pool: Pool;
@@ -54,6 +62,14 @@ export interface MemoryServiceDeps {
   textScanCap: number;
   /** Which agents exist (reads of an unknown agent answer UNKNOWN_AGENT). */
   agents: AgentDirectory;
+  /** The lifecycle policy's memory decay: when enabled, recall scores fade with age since the last recall. */
+  decay?: DecayPolicy;
+  /** Consolidation writes summaries with it when set (else keeps the most representative original's text). */
+  summarizer?: Summarizer;
+  /** The deployment's event limits (what consolidation publishes is checked against them). */
+  limits?: EventLimits;
+  /** Erasure: the memory keys, and JetStream (to publish memory_erased and scrub the ingress copies). Without them, erase answers SERVICE_UNAVAILABLE. */
+  erasure?: { keys: MemoryKeys; js: JetStreamClient; jsm: () => Promise<JetStreamManager> };
 }
 
 /** Reciprocal-rank fusion constant (Cormack et al.): damps the head of each ranking. */
@@ -67,7 +83,7 @@ const toMillis = (name: string, v: number | string | null | undefined): number |
 
 
 /** The recall filters, as SQL over $3..$8 (kinds, all tags, any tags, since, until, min importance). */
-const FILTER_SQL = `AND forgotten_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+const FILTER_SQL = `AND forgotten_at IS NULL AND consolidated_into IS NULL AND (expires_at IS NULL OR expires_at > now())
   AND ($3::text[] IS NULL OR kind = ANY($3)) AND ($4::text[] IS NULL OR tags @> $4) AND ($5::text[] IS NULL OR tags && $5)
   AND ($6::bigint IS NULL OR created_at >= to_timestamp($6 / 1000.0)) AND ($7::bigint IS NULL OR created_at < to_timestamp($7 / 1000.0))
   AND importance >= $8`;
@@ -86,11 +102,18 @@ interface Candidate {
 interface MemoryRow {
   memory_id: string; agent_id: string; kind: MemoryView['kind']; text: string; tags: string[]; importance: number;
   scope: Scope; scope_id: string; version: number; created: number; updated: number; expires: number | null; embedding_model: string;
+  merged_ids: string[]; evidence_count: number; span_from: number | null; span_to: number | null; consolidation_method: string; representative_id: string;
 }
 
 const viewOf = (r: MemoryRow): MemoryView => ({
   memoryId: r.memory_id, agentId: r.agent_id, kind: r.kind, text: r.text, tags: r.tags, importance: r.importance, scope: r.scope,
   scopeId: r.scope_id, version: r.version, createdAt: r.created, updatedAt: r.updated, expiresAt: r.expires, embeddingModel: r.embedding_model,
+  ...(r.merged_ids.length > 0 ? {
+    consolidation: {
+      evidence: r.evidence_count, mergedIds: r.merged_ids, spanFrom: Number(r.span_from ?? r.created), spanTo: Number(r.span_to ?? r.created),
+      method: r.consolidation_method, representativeId: r.representative_id,
+    },
+  } : {}),
 });
 
 /** A cached view, or undefined when the entry is not one (then Postgres serves it). */
@@ -105,7 +128,14 @@ const parseView = (raw: string): MemoryView | undefined => {
 
 const VIEW_COLUMNS = `memory_id, agent_id, kind, text, tags, importance, scope, scope_id, version, embedding_model,
   (extract(epoch from created_at) * 1000)::bigint AS created, (extract(epoch from updated_at) * 1000)::bigint AS updated,
-  (extract(epoch from expires_at) * 1000)::bigint AS expires`;
+  (extract(epoch from expires_at) * 1000)::bigint AS expires, merged_ids, evidence_count, consolidation_method, representative_id,
+  (extract(epoch from span_from) * 1000)::bigint AS span_from, (extract(epoch from span_to) * 1000)::bigint AS span_to`;
+
+/** Caches a view unless the entry is an erased memory's tombstone (tiering writes it; a recall racing the erasure must not undo it). */
+const MEMDOC_PUT = `if redis.call('GET', KEYS[1]) == ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1`;
+type MemdocPut = { fbMemdocPut(key: string, view: string, ttl: number, tombstone: string): unknown };
 
 /** The memory API over the log (writes), the warm store, the vector index and the hot tier (reads). */
 export class MemoryService implements MemoryApi {
@@ -114,6 +144,7 @@ export class MemoryService implements MemoryApi {
 
   constructor(private readonly d: MemoryServiceDeps) {
     this.#agents = d.agents;
+    if (!('fbMemdocPut' in d.redis)) d.redis.defineCommand('fbMemdocPut', { numberOfKeys: 1, lua: MEMDOC_PUT });
   }
 
   // ---- writes: events on the log, answered with a consistency token ----
@@ -267,7 +298,7 @@ export class MemoryService implements MemoryApi {
       const similarity = inIndex && inIndex.meta.model === model && inIndex.vector.length === qv!.length ? dot(qv!, inIndex.vector) : null;
       cands.set(t.memory_id, { memoryId: t.memory_id, version: t.version, createdAt: t.created, importance: t.importance, similarity, textRelevance: t.relevance });
     }
-    const ranked = fuse([...cands.values()], weights, now).slice(0, k);
+    const ranked = (this.d.decay?.enabled ? await this.#decay(fuse([...cands.values()], weights, now), now) : fuse([...cands.values()], weights, now)).slice(0, k);
     const docs = await this.#content(ranked.map((r) => r.c));
     const hits: RecallHit[] = [];
     for (const r of ranked) {
@@ -351,12 +382,12 @@ export class MemoryService implements MemoryApi {
     if (touch && touch.length > 0) void touch.exec().catch((err: unknown) => this.d.log.debug({ err }, 'hot tier TTL refresh failed'));
     if (missing.length > 0) {
       const r = await this.d.pool.query<MemoryRow>(
-        `SELECT ${VIEW_COLUMNS} FROM memories WHERE memory_id = ANY($1) AND forgotten_at IS NULL`, [missing.map((c) => c.memoryId)]);
+        `SELECT ${VIEW_COLUMNS} FROM memories WHERE memory_id = ANY($1) AND forgotten_at IS NULL AND consolidated_into IS NULL`, [missing.map((c) => c.memoryId)]);
       const pipe = cached ? this.d.redis.pipeline() : undefined;
       for (const row of r.rows) {
         const view = viewOf(row);
         out.set(view.memoryId, { view, tier: 'warm' });
-        pipe?.set(key(view.memoryId), JSON.stringify(view), 'EX', this.d.hotTtlSeconds);
+        (pipe as unknown as MemdocPut | undefined)?.fbMemdocPut(key(view.memoryId), JSON.stringify(view), this.d.hotTtlSeconds, ERASED_MEMDOC);
       }
       // Warming the cache is best effort: the answer does not wait for it, nor fail with it.
       if (pipe && pipe.length > 0) void pipe.exec().catch((err: unknown) => this.d.log.debug({ err }, 'hot tier write failed'));
@@ -383,6 +414,82 @@ export class MemoryService implements MemoryApi {
     }]);
     await this.d.writer.publish([event!]);
     return event!.eventId;
+  }
+
+  /**
+   * Memory decay (the lifecycle policy's, opt-in): each candidate's fused score
+   * times its decay factor (age since its last recall, else its creation), then
+   * ranked again. The factor shows in the hit's parts.
+   */
+  async #decay(ranked: ReturnType<typeof fuse>, now: number): Promise<ReturnType<typeof fuse>> {
+    const policy = this.d.decay!;
+    if (ranked.length === 0) return ranked;
+    const r = await this.d.pool.query<{ memory_id: string; last: string | null }>(
+      'SELECT memory_id, (extract(epoch from last_accessed_at) * 1000)::bigint AS last FROM memories WHERE memory_id = ANY($1)', [ranked.map((x) => x.c.memoryId)]);
+    const last = new Map(r.rows.map((x) => [x.memory_id, x.last === null ? null : Number(x.last)]));
+    return ranked.map((x) => {
+      const decay = decayPart(policy, { createdAt: x.c.createdAt, lastAccessedAt: last.get(x.c.memoryId) ?? null }, now);
+      return decay ? { c: x.c, score: decayed(x.score, decay), parts: { ...x.parts, decay } } : x;
+    }).sort((a, b) => b.score - a.score || b.c.createdAt - a.c.createdAt);
+  }
+
+  // ---- consolidation and erasure (operator actions) ----
+
+  async consolidate(agentId: string, req: ConsolidateRequest): Promise<ConsolidateResponse> {
+    const rejected = await this.d.sync.waitFor(req.consistency);
+    await explained(this.#agents.require(agentId), rejected);
+    for (const f of ['threshold', 'minTagOverlap'] as const) {
+      const v = req[f];
+      if (v !== undefined && !(v >= 0 && v <= 1)) throw invalid(`${f} must be between 0 and 1`);
+    }
+    return consolidateAgent({
+      pool: this.d.pool, names: this.d.names, log: this.d.log, publish: (events) => this.d.writer.publish(events),
+      ...(this.d.summarizer ? { summarizer: this.d.summarizer } : {}), ...(this.d.limits ? { limits: this.d.limits } : {}),
+    }, agentId, req);
+  }
+
+  /**
+   * Erases the memory and the consolidated memories derived from it: destroys
+   * their keys and publishes memory_erased for each (tiering scrubs every
+   * store), waits until that is applied, then deletes the ingress and
+   * dead-letter messages that held their content in the clear.
+   */
+  async erase(agentId: string, memoryId: string, body: EraseBody): Promise<EraseResult> {
+    const er = this.d.erasure;
+    if (!er) throw new FarmbrainError('SERVICE_UNAVAILABLE', 'erasure needs the memory key bucket, which this gateway has not opened');
+    if (body.reason.trim() === '' || body.operator.trim() === '') throw invalid('an erasure names its reason and its operator (both are kept in the erasure log)');
+    const jsm = await er.jsm();
+    const done = await eraseEverywhere({ js: er.js, jsm, names: this.d.names, keys: er.keys, pool: this.d.pool }, { agentId, memoryId, reason: body.reason, operator: body.operator });
+    await this.d.sync.waitFor(done.consistencyToken);
+    const scrubbedMessages = await scrubIngress({ js: er.js, jsm, names: this.d.names }, done.writers, done.memoryIds);
+    this.d.log.info({ agentId, memoryId, erased: done.erased.map((e) => e.memoryId), operator: body.operator, scrubbedMessages }, 'memory erased');
+    return { memoryId, erased: done.erased, scrubbedMessages, consistencyToken: done.consistencyToken };
+  }
+
+  /** The erasure log, newest first (no content: who, what, when, why). */
+  async erasures(q: { agentId?: string; limit?: number; cursor?: string }): Promise<{ items: ErasureView[]; nextCursor: string | null }> {
+    const limit = q.limit ?? 50;
+    // The cursor: the last row's time (epoch microseconds, exact), event id and memory id.
+    const c = q.cursor ? /^(\d{1,18})_([0-9a-f-]{36})_(.+)$/.exec(q.cursor) : undefined;
+    if (q.cursor && !c) throw new FarmbrainError('INVALID_CURSOR', 'cursor must be the nextCursor of a previous page');
+    const r = await this.d.pool.query<{ event_id: string; memory_id: string; agent_id: string; operator: string; reason: string; us: string; scrubbed: boolean; versions: number; released: string[] }>(
+      `SELECT event_id::text, memory_id, agent_id, operator, reason, (extract(epoch from erased_at) * 1000000)::bigint::text AS us, scrubbed, versions, released
+         FROM erasures
+        WHERE ($1::text IS NULL OR agent_id = $1)
+          AND ($2::bigint IS NULL OR (erased_at, event_id, memory_id) < ('epoch'::timestamptz + $2 * interval '1 microsecond', $3::uuid, $4))
+        ORDER BY erased_at DESC, event_id DESC, memory_id DESC
+        LIMIT $5`,
+      [q.agentId ?? null, c ? c[1] : null, c ? c[2] : null, c ? c[3] : null, limit + 1],
+    );
+    const rows = r.rows.slice(0, limit);
+    const last = rows.at(-1);
+    return {
+      items: rows.map((x) => ({
+        eventId: x.event_id, memoryId: x.memory_id, agentId: x.agent_id, operator: x.operator, reason: x.reason, erasedAt: Math.floor(Number(x.us) / 1000),
+        scrubbed: x.scrubbed, versions: x.versions, released: x.released,
+      })),
+      nextCursor: r.rows.length > limit && last ? `${last.us}_${last.event_id}_${last.memory_id}` : null,
+    };
   }
 
   // ---- outcome-linked recall and provenance ----

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { MEMORY_KINDS, SCOPES, SITUATION_BOUND } from '@farmbrain/contracts';
 import * as R from '../http/responses.js';
-import { AgentId, Enum, errorResponses, Id, Int, Num, Text, TimeIn, Token, Vector } from '../http/schemas.js';
+import { AgentId, Enum, errorResponses, Id, Int, IntQuery, Num, Text, TimeIn, Token, Vector } from '../http/schemas.js';
 import type { MemoryApi } from '../memory/types.js';
 
 const Tags = () => Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 });
@@ -71,6 +71,19 @@ const SimilarBody = Type.Object({
   since: Type.Optional(TimeIn('decided at or after')),
   until: Type.Optional(TimeIn('decided before')),
   consistency: Type.Optional(Token()),
+}, { additionalProperties: false });
+
+const ConsolidateBody = Type.Object({
+  dryRun: Type.Optional(Type.Boolean({ description: 'plan only: nothing is published' })),
+  threshold: Type.Optional(Num(0, 1, { description: 'cosine similarity at or above which two memories are near-duplicates (default 0.9)' })),
+  minTagOverlap: Type.Optional(Num(0, 1, { description: 'least Jaccard overlap of their tags (default 0.75)' })),
+  kinds: Type.Optional(Type.Array(Enum(MEMORY_KINDS), { maxItems: 5 })),
+  consistency: Type.Optional(Token()),
+}, { additionalProperties: false });
+
+const EraseBody = Type.Object({
+  reason: Type.String({ minLength: 1, maxLength: 1024, description: 'why (kept in the erasure log: never put the content here)' }),
+  operator: Id(128, { description: 'who erases (kept in the erasure log)' }),
 }, { additionalProperties: false });
 
 export type MemoryRoutesOptions = {
@@ -144,4 +157,37 @@ export const memoryRoutes: FastifyPluginAsyncTypebox<MemoryRoutesOptions> = asyn
     },
   }, async (req) =>
     memory.decisionContext(req.params.agentId, req.params.decisionId, req.query.consistency));
+
+  app.post('/v1/agents/:agentId/memories/consolidate', {
+    schema: {
+      tags: ['memories'], summary: "Consolidate the agent's near-duplicate memories into canonical ones (an operator action; dryRun previews)",
+      description: 'Memories of one kind and owner whose embeddings are at least `threshold` similar and whose tags overlap enough merge into one '
+        + 'canonical memory (evidence count, merged ids, time span). Its text is the most representative original\'s, or a summary when '
+        + 'FB_SUMMARY_URL is set. The originals leave recall and stay readable by id; decisions that cited them keep their provenance. '
+        + 'Without dryRun the merges are published (memory_stored of each canonical, then memories_consolidated); pass consistencyToken to a read to see them.',
+      params, body: ConsolidateBody, response: { 200: R.ConsolidateResponse, ...errorResponses(400, 404, 503) },
+    },
+  }, async (req) => memory.consolidate(req.params.agentId, req.body));
+
+  app.post('/v1/agents/:agentId/memories/:memoryId/erase', {
+    schema: {
+      tags: ['memories'], summary: 'Erase a memory from every store (an operator action, logged without the content)',
+      description: "Destroys the memory's key (every copy of the log, the archive and backups of them hold only its ciphertext), publishes memory_erased "
+        + '(tiering removes the text, tags and embedding from the row, every version snapshot and Redis), and deletes the ingress and dead-letter '
+        + 'messages that held it in the clear. Consolidated memories derived from it are erased with it. Answers once applied.',
+      params: memParams, body: EraseBody, response: { 200: R.EraseResult, ...errorResponses(400, 403, 404, 503) },
+    },
+  }, async (req) => memory.erase(req.params.agentId, req.params.memoryId, req.body));
+
+  app.get('/v1/erasures', {
+    schema: {
+      tags: ['memories'], summary: 'The erasure log: who erased which memory, when and why (never the content), newest first',
+      querystring: Type.Object({
+        agentId: Type.Optional(AgentId),
+        limit: Type.Optional(IntQuery(1, 500, 50)),
+        cursor: Type.Optional(Type.String({ maxLength: 300, description: 'nextCursor of the previous page' })),
+      }, { additionalProperties: false }),
+      response: { 200: R.ErasuresPage, ...errorResponses(400, 503) },
+    },
+  }, async (req) => memory.erasures(req.query));
 };

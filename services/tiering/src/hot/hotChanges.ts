@@ -10,7 +10,7 @@ import {
   type Queryable,
   type ViewLimits,
 } from '@farmbrain/store';
-import { isMemoryChange } from '../warm/warmStore.js';
+import { changedMemoryIds } from '../warm/warmStore.js';
 
 /**
  * What a batch changes in the hot copy of each agent's view, read back from
@@ -27,7 +27,7 @@ export async function readHotChanges(db: Queryable, events: readonly FarmEvent[]
 
   const decisionIds = [...new Set(events.filter((e) => e.type === 'decision_made').map((e) => e.eventId))];
   const positionAgents = [...new Set(events.filter((e) => e.type === 'trade_executed' || e.type === 'position_closed').map((e) => e.agentId))];
-  const memoryIds = [...new Set(events.flatMap((e) => (isMemoryChange(e) ? [e.data.memoryId] : [])))];
+  const memoryIds = [...new Set(events.flatMap(changedMemoryIds))];
   const inBatch = new Set(agents);
 
   // One round trip's worth of latency: the reads run side by side on a pool.

@@ -4,7 +4,7 @@ import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { derivedEventId, SCHEMA_VERSION, withDefaults, type EventType, type FarmEvent, type PayloadInput } from '@farmbrain/contracts';
-import { decodeBlock, readAgentViews, sha256Hex, type ViewLimits } from '@farmbrain/store';
+import { compareRows, decodeBlock, encodeBlock, readAgentViews, sha256Hex, type ViewLimits } from '@farmbrain/store';
 import { canonicalMessages, cutBatches, type CanonicalMsg, type MessageSpec } from '@farmbrain/testing';
 import { Rigs, type Rig } from '../testRig.js';
 import { blockKey, type BlockObjectStore } from './lifecycle.js';
@@ -295,5 +295,46 @@ test('lifecycle - a day with more records than a block holds makes several block
     assert.ok(bs.some((b) => b.block_id === m.eventId));
     assert.deepEqual(new Set(bs.flatMap((b) => b.ids)), new Set(evs.map((e) => e.eventId)));
     assert.equal((await rig.pool.query('SELECT records FROM lifecycle_moves')).rows[0].records, 10);
+  });
+});
+
+test('lifecycle - cold → cold compacts a day\'s blocks into as few as the block size allows, the bytes of its rows encoded together, in any batching', async () => {
+  await rigs.with(3, async (rig, again, once) => {
+    const a = 'lc-compact';
+    const evs = Array.from({ length: 9 }, (_, i) => ev('decision_made', { symbol: i % 2 ? 'BTC' : 'ETH', action: 'hold', size: i, confidence: i / 10 }, D + i * 1000, a));
+    const m = (data: PayloadInput<'records_moved'>, at: number) => ({ ...move(data, at), agentId: a }) as FarmEvent;
+    const toCold = (n: number) => m({ kind: 'decision', fromTier: 'warm', toTier: 'cold', dayMs: D, recordIds: [], policy: 'decision.coldAfterDays', reason: `move ${n}` }, NOW + n);
+    const compact = m({ kind: 'decision', fromTier: 'cold', toTier: 'cold', dayMs: D, recordIds: [], policy: 'optimize.compaction', reason: 'merge' }, NOW + 9);
+    const byIds = m({ kind: 'decision', fromTier: 'cold', toTier: 'cold', dayMs: 0, recordIds: [evs[0]!.eventId], policy: 'optimize.compaction', reason: 'no' }, NOW + 10);
+    // Three moves of late rows: three blocks of the day (2, 2 and 5 rows); then the compaction, and one naming ids (refused).
+    const steps: MessageSpec[][] = [
+      [{ agentId: a, events: evs.slice(0, 2) }], [{ agentId: a, events: [toCold(1)] }],
+      [{ agentId: a, events: evs.slice(2, 4) }], [{ agentId: a, events: [toCold(2)] }],
+      [{ agentId: a, events: evs.slice(4) }], [{ agentId: a, events: [toCold(3)] }],
+      [{ agentId: a, events: [compact, byIds] }],
+    ];
+    const run = async (r: Rig, cuts: number[], log = steps) => {
+      const handle = r.handler({ lifecycle: { namespace: NS, blockRows: 6 } });
+      for (const b of cutBatches<CanonicalMsg>(canonicalMessages(r.ns, PARTITION, log).flat(), cuts)) await handle(b);
+    };
+    await run(rig, [1]);
+    const bs = await blocks(rig);
+    // 2 + 2 + 5 rows in three blocks, merged into blocks of at most 6: two blocks (6 and 3), the first named by the compaction.
+    assert.deepEqual(bs.map((b) => [b.tier, b.records]).sort(), [['cold', 3], ['cold', 6]]);
+    assert.ok(bs.some((b) => b.block_id === compact.eventId));
+    assert.deepEqual(new Set(bs.flatMap((b) => b.ids)), new Set(evs.map((e) => e.eventId)));
+    for (const b of bs) assert.deepEqual(b.moves.slice(-1), [compact.eventId], 'the history ends with the compaction');
+    assert.deepEqual(bs.find((b) => b.block_id === compact.eventId)!.moves, [toCold(1), toCold(2), toCold(3), compact].map((e) => e.eventId));
+    assert.deepEqual((await rig.deadLetters()).map((l) => l.code), ['INVALID_MOVE'], 'a compaction names a day, not ids');
+    const applied = (await rig.pool.query(`SELECT records, bytes_before, bytes_after FROM lifecycle_moves WHERE event_id = $1`, [compact.eventId])).rows[0];
+    assert.equal(applied.records, 9);
+    // The bytes are the rows of the three blocks encoded together (the codec is deterministic; block order does not depend on the moves).
+    await run(once, [1], steps.slice(0, -1));
+    const rows = (await blocks(once)).flatMap((b) => decodeBlock(b.payload!).rows).sort((x, y) => compareRows('decision', x, y));
+    assert.deepEqual([encodeBlock('decision', rows.slice(0, 6)).sha256, encodeBlock('decision', rows.slice(6)).sha256].sort(), bs.map((b) => b.sha256).sort());
+    await run(again, [3, 2, 5]);
+    const clean = (rows: Record<string, unknown>[]) => rows.map((r) => ({ ...r }));
+    assert.deepEqual(clean(await wholeBlocks(again)), clean(await wholeBlocks(rig)), 'identical blocks in another batching');
+    await again.assertHotIsPostgres([a]);
   });
 });

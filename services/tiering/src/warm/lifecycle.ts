@@ -13,6 +13,10 @@
  * kept, no bytes anywhere). Memories are not moved: they change after they are
  * stored, and the recall index serves them.
  *
+ * A cold → cold move (by day, from `farmbrain optimize`) compacts the day's
+ * cold blocks: late rows moved later make blocks of their own, merged here into
+ * as few blocks as the block size allows.
+ *
  * Moves a block partly (some of its ids, or some held back by a legal hold)
  * cut it in two new blocks, with ids derived from the old block's and the
  * move's: the part that stays, in its tier, and the part that moves. Both
@@ -24,6 +28,7 @@
  * cannot be rolled back.
  */
 import { derivedEventId, type EventOf } from '@farmbrain/contracts';
+import { DEFAULT_BLOCK_ROWS } from '@farmbrain/lifecycle';
 import type { Logger, PoolClient } from '@farmbrain/platform';
 import type { SeqEvent } from '@farmbrain/projection';
 import {
@@ -61,7 +66,8 @@ export interface LifecycleOptions {
   blockRows?: number;
 }
 
-export const DEFAULT_BLOCK_ROWS = 8192;
+/** Most records in one block: the lifecycle package's constant (its compaction planner counts with it). */
+export { DEFAULT_BLOCK_ROWS };
 
 /** What a partition's worker knows about blocks: the kinds it has blocks of (only those can see a late duplicate of a moved event). */
 export interface LifecycleState {
@@ -94,8 +100,8 @@ export const blockKey = (namespace: string, agentId: string, kind: BlockKind, bl
 
 const DAY_MS = 86_400_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** The moves tiering applies: always colder. */
-const MOVES = new Set(['warm>cold', 'warm>archive', 'warm>deleted', 'cold>archive', 'cold>deleted', 'archive>deleted']);
+/** The moves tiering applies: always colder, but cold → cold, which compacts a day's cold blocks (optimize). */
+const MOVES = new Set(['warm>cold', 'warm>archive', 'warm>deleted', 'cold>archive', 'cold>deleted', 'archive>deleted', 'cold>cold']);
 const isBlockKind = (k: string): k is BlockKind => (BLOCK_KINDS as readonly string[]).includes(k);
 const dayOf = (ms: number): string => new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
 
@@ -212,7 +218,7 @@ async function applyMove(c: PoolClient, e: Move, ctx: LifecycleContext): Promise
     return skip(e, 'UNSUPPORTED_MOVE', `${d.kind} records are not moved between tiers (memories change after they are stored, and the recall index serves them); moves apply to ${BLOCK_KINDS.join(', ')}`);
   }
   if (!MOVES.has(`${d.fromTier}>${d.toTier}`)) {
-    return skip(e, 'UNSUPPORTED_MOVE', `a move from ${d.fromTier} to ${d.toTier} is not one tiering applies; records only go colder: warm → cold | archive | deleted, cold → archive | deleted, archive → deleted`);
+    return skip(e, 'UNSUPPORTED_MOVE', `a move from ${d.fromTier} to ${d.toTier} is not one tiering applies; records only go colder: warm → cold | archive | deleted, cold → archive | deleted, archive → deleted (and cold → cold, by day: compaction of the day's cold blocks)`);
   }
   if (d.dayMs % DAY_MS !== 0) return skip(e, 'INVALID_MOVE', `dayMs ${d.dayMs} is not a UTC midnight (epoch ms divisible by ${DAY_MS})`);
   if (d.dayMs === 0 && d.recordIds.length === 0) return skip(e, 'INVALID_MOVE', 'the move names no records: give dayMs (the UTC midnight of the day) or recordIds');
@@ -226,9 +232,14 @@ async function applyMove(c: PoolClient, e: Move, ctx: LifecycleContext): Promise
   const holds = d.toTier === 'deleted' ? await readHolds(c, e.agentId) : NO_HOLDS;
   const kind = d.kind;
   const rows = ctx.options.blockRows ?? DEFAULT_BLOCK_ROWS;
+  if (d.fromTier === d.toTier && (d.dayMs === 0 || d.recordIds.length > 0)) {
+    return skip(e, 'INVALID_MOVE', 'a compaction (cold → cold) names a day (dayMs) and no record ids: it merges every cold block of the agent, kind and day');
+  }
   const planned = byIds && ids.length === 0
     ? emptyPlan()
-    : d.fromTier === 'warm'
+    : d.fromTier === d.toTier
+      ? await planCompaction(c, e, kind, rows)
+      : d.fromTier === 'warm'
       ? await planFromWarm(c, e, kind, ids, holds, rows)
       : await planFromBlocks(c, e, kind, ids, holds, ctx);
   if ('code' in planned) return planned;
@@ -392,6 +403,56 @@ async function planFromBlocks(c: PoolClient, e: Move, kind: BlockKind, ids: stri
     plan.bytesBefore += Math.round((b.stored_bytes * go.length) / b.records);
     plan.bytesAfter += storedBytes(moved);
   }
+  return plan;
+}
+
+/**
+ * Cold → cold, by day: the compaction of the day's cold blocks (several moves of
+ * late rows make several small blocks) into as few blocks as the block size
+ * allows, the rows in block order, cut every `blockRows`. Done only when it
+ * makes fewer blocks (else the move changes nothing). The new blocks keep the
+ * history of the blocks they merge, and the first takes the move's id (the
+ * others ids derived from it), as blocks made from warm rows do: a rebuild
+ * merges the same blocks into the same bytes.
+ */
+async function planCompaction(c: PoolClient, e: Move, kind: BlockKind, blockRows: number): Promise<Plan | LifecycleSkip> {
+  const d = e.data;
+  const day = dayOf(d.dayMs);
+  const r = await c.query<BlockRowDb>(`${BLOCK_SELECT} WHERE agent_id = $1 AND kind = $2 AND tier = 'cold' AND day = $3::date ORDER BY first_at, block_id`, [e.agentId, kind, day]);
+  const plan = emptyPlan();
+  const records = r.rows.reduce((n, b) => n + b.records, 0);
+  if (r.rows.length < 2 || Math.ceil(records / blockRows) >= r.rows.length) return plan;
+  const rows: BlockRow[] = [];
+  const history: string[] = [];
+  let warm = 0;
+  for (const b of r.rows) {
+    if (!b.payload || sha256Hex(b.payload) !== b.sha256) {
+      return skip(e, 'BLOCK_CORRUPT', `cold block ${b.block_id} has no payload or its bytes do not match its sha256; it cannot be compacted (rebuild the projection to make it again)`);
+    }
+    try {
+      rows.push(...decodeBlock(b.payload).rows);
+    } catch (err) {
+      return skip(e, 'BLOCK_CORRUPT', `block ${b.block_id} does not decode: ${(err as Error).message}`);
+    }
+    warm += Number(b.warm_bytes);
+    for (const m of b.moves) if (!history.includes(m)) history.push(m);
+    plan.retire.push(b);
+    plan.bytesBefore += b.stored_bytes;
+  }
+  rows.sort((a, b) => compareRows(kind, a, b));
+  let warmLeft = warm;
+  for (let i = 0; i < rows.length; i += blockRows) {
+    const chunk = rows.slice(i, i + blockRows);
+    const share = i + blockRows >= rows.length ? warmLeft : Math.round((warm * chunk.length) / rows.length);
+    warmLeft -= share;
+    const b: NewBlock = {
+      id: i === 0 ? e.eventId : derivedEventId(e.occurredAt, `${e.eventId}/${day}/${i}`), day, tier: 'cold', block: encodeBlock(kind, chunk),
+      warmBytes: share, moved: { at: e.occurredAt, by: e.eventId, policy: d.policy, reason: d.reason }, moves: [...history, e.eventId],
+    };
+    plan.blocks.push(b);
+    plan.bytesAfter += storedBytes(b);
+  }
+  plan.records = rows.length;
   return plan;
 }
 

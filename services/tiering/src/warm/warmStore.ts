@@ -2,6 +2,9 @@ import { memoryDocument, SYSTEM_EVENT_TYPES, type EventOf, type FarmEvent } from
 import { normalize, toBytes, type Pool, type PoolClient } from '@farmbrain/platform';
 import { applyLifecycle, isLifecycleEvent, notMovedSql, type LifecycleContext, type LifecycleSkip } from './lifecycle.js';
 import { applyRestores, recordAgentHistory } from './agentHistory.js';
+import { applyConsolidation } from './consolidate.js';
+import { applyErasure } from './erase.js';
+import { SNAPSHOT_SQL } from './memorySnapshot.js';
 import { evolvePositions, type PositionEvent, type PositionRow } from '@farmbrain/store';
 
 import type { SeqEvent, Skip as ProjectionSkip } from '@farmbrain/projection';
@@ -23,6 +26,17 @@ export const KEYED_BY_ROW: ReadonlySet<FarmEvent['type']> = new Set(['decision_m
 /** Events that change a memory (a recall reads memories; it changes none). */
 export const isMemoryChange = (e: FarmEvent): e is MemoryEvent =>
   e.type === 'memory_stored' || e.type === 'memory_updated' || e.type === 'memory_forgotten';
+
+/** Events that change memories as a whole (consolidation, erasure): applied in log order with the ones above. */
+type MemoryContentEvent = EventOf<'memories_consolidated'> | EventOf<'memory_erased'>;
+const isContentChange = (e: FarmEvent): e is MemoryContentEvent => e.type === 'memories_consolidated' || e.type === 'memory_erased';
+
+/** The memories an event changes (a consolidation: the canonical and the originals it merges). */
+export const changedMemoryIds = (e: FarmEvent): string[] => {
+  if (isMemoryChange(e) || e.type === 'memory_erased') return [e.data.memoryId];
+  if (e.type === 'memories_consolidated') return [e.data.canonicalMemoryId, ...e.data.mergedIds];
+  return [];
+};
 
 /** Embeddings the projection computed for memory events without one, by event id. */
 export interface ComputedEmbeddings {
@@ -58,7 +72,7 @@ const json = (rows: unknown[]) => JSON.stringify(rows);
 
 /** An event the projection chose not to apply, and why (it is dead-lettered with this code, so it leaves a trace). */
 export interface Skip extends ProjectionSkip {
-  code: 'NOT_OWNER' | 'UNKNOWN_MEMORY' | 'MEMORY_FORGOTTEN' | 'MEMORY_EXISTS' | 'UNKNOWN_CHECKPOINT' | LifecycleSkip['code'];
+  code: 'NOT_OWNER' | 'UNKNOWN_MEMORY' | 'MEMORY_FORGOTTEN' | 'MEMORY_EXISTS' | 'NOT_CONSOLIDABLE' | 'UNKNOWN_CHECKPOINT' | LifecycleSkip['code'];
 }
 
 /**
@@ -282,19 +296,15 @@ const fromDb = (p: DbPosition): PositionRow => ({
   closeEventId: p.close_event_id, updatedSeq: p.updated_seq,
 });
 
-const SNAPSHOT_SQL = `jsonb_build_object('memoryId', memory_id, 'agentId', agent_id, 'kind', kind, 'text', text,
-  'tags', tags, 'importance', importance, 'scope', scope, 'scopeId', scope_id, 'version', version,
-  'expiresAt', expires_at, 'createdAt', created_at, 'updatedAt', updated_at, 'forgottenAt', forgotten_at,
-  'embeddingDims', embedding_dims, 'embeddingModel', embedding_model)`;
-
 /**
  * Memories: a stored event creates the row (version 1); updates and forgets
  * bump its version. Each applied event leaves a memory_versions row with the
  * memory as it stood after it; a re-delivered event finds its version row and
- * changes nothing.
+ * changes nothing. Consolidations (consolidate.ts) and erasures (erase.ts)
+ * apply in log order among them.
  */
 async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx: ApplyContext, skipped: Skip[]): Promise<void> {
-  const mem = events.filter((e): e is MemoryEvent & { streamSeq: number } => isMemoryChange(e));
+  const mem = events.filter((e): e is (MemoryEvent | MemoryContentEvent) & { streamSeq: number } => isMemoryChange(e) || isContentChange(e));
   if (mem.length === 0) return;
   const known = await c.query<{ event_id: string }>('SELECT event_id FROM memory_versions WHERE event_id = ANY($1::uuid[])', [mem.map((e) => e.eventId)]);
   const done = new Set(known.rows.map((r) => r.event_id));
@@ -310,9 +320,18 @@ async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx
   };
   type Snap = { version: number; snapshot: unknown; embedding_model: string };
   const versions: { e: MemoryEvent; snap: Snap }[] = [];
+  const flush = () => insertVersions(c, versions.splice(0));
   const todo = mem.filter((e) => !done.has(e.eventId));
   for (let i = 0; i < todo.length; ) {
     const e = todo[i]!;
+    if (isContentChange(e)) {
+      // The versions so far go in first: an erasure scrubs every version of its memory, those of this batch too.
+      await flush();
+      const s = e.type === 'memories_consolidated' ? await applyConsolidation(c, e, ctx.partition) : await applyErasure(c, e, ctx.partition);
+      if (s) skipped.push(s);
+      i++;
+      continue;
+    }
     if (e.type === 'memory_stored') {
       // A run of stores becomes one multi-row insert (the common case: agents remember far more than they revise).
       let j = i;
@@ -394,6 +413,10 @@ async function applyMemoryEvents(c: PoolClient, events: readonly SeqEvent[], ctx
     else skipped.push(await whySkipped(c, e));
     i++;
   }
+  await flush();
+}
+
+async function insertVersions(c: PoolClient, versions: readonly { e: MemoryEvent; snap: { version: number; snapshot: unknown; embedding_model: string } }[]): Promise<void> {
   if (versions.length === 0) return;
   await c.query(
     `INSERT INTO memory_versions (event_id, memory_id, agent_id, version, op, occurred_at, snapshot, embedding_model)
