@@ -187,6 +187,7 @@ export class HotView {
       redis.defineCommand('fbHotHydrate', { numberOfKeys: 6, lua: HYDRATE });
       redis.defineCommand('fbHotRead', { numberOfKeys: 6, lua: READ });
       redis.defineCommand('fbHotMark', { numberOfKeys: 1, lua: MARK });
+      redis.defineCommand('fbDropDoc', { numberOfKeys: 1, lua: "if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end return redis.call('DEL', KEYS[1])" });
     }
     this.#redis = r;
   }
@@ -251,6 +252,17 @@ export class HotView {
     if (memoryIds.length === 0) return;
     const pipe = this.#redis.pipeline();
     for (const id of new Set(memoryIds)) pipe.set(memdocKey(this.prefix, id), ERASED_MEMDOC, 'EX', ERASED_MEMDOC_TTL_S);
+    for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
+  }
+
+  /**
+   * Drops the recalled-memory cache entries of memories that changed tier (promoted or demoted): the next
+   * recall caches each again for as long as its new tier says. An erasure's tombstone is kept.
+   */
+  async dropDocs(memoryIds: readonly string[]): Promise<void> {
+    if (memoryIds.length === 0) return;
+    const pipe = this.#redis.pipeline();
+    for (const id of new Set(memoryIds)) (pipe as unknown as { fbDropDoc(key: string, tombstone: string): unknown }).fbDropDoc(memdocKey(this.prefix, id), ERASED_MEMDOC);
     for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
   }
 

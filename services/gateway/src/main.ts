@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     const agents = new AgentDirectory(pool);
     const hot = new HotView(redis, v.redisPrefix, { decisions: cfg.hotDecisions, memories: cfg.hotMemories });
     const memory = new MemoryService({
-      pool, redis, names: n, redisPrefix: v.redisPrefix, writer, index, sync, embedder, scopes: cfg.scopes, log, hotTtlSeconds: cfg.hotMemoryTtlSeconds, textScanCap: cfg.recallTextScanCap, agents,
+      pool, redis, names: n, redisPrefix: v.redisPrefix, writer, index, sync, embedder, scopes: cfg.scopes, log, hotTtlSeconds: cfg.hotMemoryTtlSeconds, pinnedTtlSeconds: cfg.lifecycle.memory.hotIdleMinutes * 60, textScanCap: cfg.recallTextScanCap, agents,
       decay: cfg.lifecycle.memory.decay, limits: cfg.limits, erasure: { keys, js, jsm: manager }, ...(summarizer ? { summarizer } : {}),
     });
     let closed = false;

@@ -110,6 +110,8 @@ export function tieringProjection({ pool, hot, log, name, embedder, limits, part
           await hot.eraseDocs(erased);
           state.erasedDocs = [];
         }
+        // Memories promoted or demoted: their cached content is cached again for as long as the new tier says.
+        await hot.dropDocs(events.flatMap((e) => (e.type === 'records_moved' && e.data.kind === 'memory' ? e.data.recordIds : [])));
         const changes = await readHotChanges(pool, events, batch.lastSeq, hot.keep);
         const { cold, markBefore } = await hot.apply(changes, { partition, seq: batch.lastSeq });
         let rebuild = [...new Set([...cold, ...moved])];

@@ -214,7 +214,7 @@ export const Explain = Type.Object({
   recordId: Str(),
   kind: Enum(RECORD_KINDS),
   agentId: Str(),
-  tier: Enum(['warm', 'cold', 'archive', 'deleted'] as const, { description: 'where the record is now; deleted: retention removed it (its id remains)' }),
+  tier: Enum(['hot', 'warm', 'cold', 'archive', 'deleted'] as const, { description: 'where the record is now; hot: a memory promoted while recalled often; deleted: retention removed it (its id remains)' }),
   occurredAt: Nullable(IsoTime('when the record occurred; null once deleted, or when the archive store did not answer')),
   since: Nullable(IsoTime('since when it is in this tier')),
   history: Type.Array(MoveOut, { description: 'the moves that took it where it is, oldest first' }),

@@ -58,6 +58,11 @@ export interface MemoryServiceDeps {
   log: Logger;
   /** Seconds a recalled memory's content stays in the Redis hot tier. */
   hotTtlSeconds: number;
+  /**
+   * Seconds the content of a memory promoted to hot (memories.tier, set by the lifecycle policy's moves) stays
+   * in Redis: the memory policy's hotIdleMinutes. Default: hotTtlSeconds.
+   */
+  pinnedTtlSeconds?: number;
   /** Most memories a text-only candidate search looks at before ranking. */
   textScanCap: number;
   /** Which agents exist (reads of an unknown agent answer UNKNOWN_AGENT). */
@@ -103,6 +108,8 @@ interface MemoryRow {
   memory_id: string; agent_id: string; kind: MemoryView['kind']; text: string; tags: string[]; importance: number;
   scope: Scope; scope_id: string; version: number; created: number; updated: number; expires: number | null; embedding_model: string;
   merged_ids: string[]; evidence_count: number; span_from: number | null; span_to: number | null; consolidation_method: string; representative_id: string;
+  /** warm, or hot (promoted: its cached content is kept for the memory policy's hotIdleMinutes). */
+  tier: string;
 }
 
 const viewOf = (r: MemoryRow): MemoryView => ({
@@ -129,7 +136,7 @@ const parseView = (raw: string): MemoryView | undefined => {
 const VIEW_COLUMNS = `memory_id, agent_id, kind, text, tags, importance, scope, scope_id, version, embedding_model,
   (extract(epoch from created_at) * 1000)::bigint AS created, (extract(epoch from updated_at) * 1000)::bigint AS updated,
   (extract(epoch from expires_at) * 1000)::bigint AS expires, merged_ids, evidence_count, consolidation_method, representative_id,
-  (extract(epoch from span_from) * 1000)::bigint AS span_from, (extract(epoch from span_to) * 1000)::bigint AS span_to`;
+  (extract(epoch from span_from) * 1000)::bigint AS span_from, (extract(epoch from span_to) * 1000)::bigint AS span_to, tier`;
 
 /** Caches a view unless the entry is an erased memory's tombstone (tiering writes it; a recall racing the erasure must not undo it). */
 const MEMDOC_PUT = `if redis.call('GET', KEYS[1]) == ARGV[3] then return 0 end
@@ -376,7 +383,8 @@ export class MemoryService implements MemoryApi {
       const view = raw ? parseView(raw) : undefined;
       if (view && view.version === c.version) {
         out.set(c.memoryId, { view, tier: 'hot' });
-        touch?.expire(key(c.memoryId), this.d.hotTtlSeconds); // recalled again: stays hot
+        // Recalled again: stays hot (GT: never shortens the longer hold of a promoted memory's entry).
+        touch?.expire(key(c.memoryId), this.d.hotTtlSeconds, 'GT');
       } else missing.push(c);
     });
     if (touch && touch.length > 0) void touch.exec().catch((err: unknown) => this.d.log.debug({ err }, 'hot tier TTL refresh failed'));
@@ -387,7 +395,8 @@ export class MemoryService implements MemoryApi {
       for (const row of r.rows) {
         const view = viewOf(row);
         out.set(view.memoryId, { view, tier: 'warm' });
-        (pipe as unknown as MemdocPut | undefined)?.fbMemdocPut(key(view.memoryId), JSON.stringify(view), this.d.hotTtlSeconds, ERASED_MEMDOC);
+        const ttl = row.tier === 'hot' ? Math.max(this.d.pinnedTtlSeconds ?? 0, this.d.hotTtlSeconds) : this.d.hotTtlSeconds;
+        (pipe as unknown as MemdocPut | undefined)?.fbMemdocPut(key(view.memoryId), JSON.stringify(view), ttl, ERASED_MEMDOC);
       }
       // Warming the cache is best effort: the answer does not wait for it, nor fail with it.
       if (pipe && pipe.length > 0) void pipe.exec().catch((err: unknown) => this.d.log.debug({ err }, 'hot tier write failed'));

@@ -21,7 +21,7 @@ export interface ExplainSubject {
   recordId: string;
   kind: RecordKindRead;
   agentId: string;
-  tier: 'warm' | 'cold' | 'archive' | 'deleted';
+  tier: 'hot' | 'warm' | 'cold' | 'archive' | 'deleted';
   /** ISO 8601; null for a deleted record (its time went with it). */
   occurredAt: string | null;
   legalHold: boolean;
@@ -126,7 +126,8 @@ export class RecordReader {
     if (!at) throw new NotFoundError('record', recordIdIn);
     const recordId = at.where === 'warm' ? String(at.row[at.kind === 'memory' ? 'memory_id' : at.kind === 'recall' ? 'recall_id' : 'event_id']) : recordIdIn.toLowerCase();
     const agentId = at.where === 'warm' ? (at.row.agent_id as string) : at.block.agentId;
-    const tier = at.where === 'warm' ? 'warm' : at.block.tier;
+    // A memory's tier is its own (promoted to hot while recalled often); other warm records are rows.
+    const tier = at.where === 'warm' ? (at.kind === 'memory' && at.row.tier === 'hot' ? 'hot' : 'warm') : at.block.tier;
     const history = at.where === 'block' ? await this.#moves(at.block.moves) : [];
     let occurredAt: string | null = null;
     if (at.where === 'warm') occurredAt = iso((at.kind === 'memory' ? at.row.created_at : at.row.occurred_at) as Date);

@@ -27,6 +27,7 @@
  * after it (archive_removals, swept by `sweepArchiveRemovals`): a removal
  * cannot be rolled back.
  */
+import { applyMemoryMove } from './memoryTier.js';
 import { derivedEventId, type EventOf } from '@farmbrain/contracts';
 import { DEFAULT_BLOCK_ROWS } from '@farmbrain/lifecycle';
 import type { Logger, PoolClient } from '@farmbrain/platform';
@@ -214,8 +215,10 @@ const skip = (event: SeqEvent, code: LifecycleSkip['code'], reason: string): Lif
 
 async function applyMove(c: PoolClient, e: Move, ctx: LifecycleContext): Promise<LifecycleSkip | undefined> {
   const d = e.data;
+  // Memories move between warm and hot (their content kept in Redis while they are recalled often): see memoryTier.ts.
+  if (d.kind === 'memory') return applyMemoryMove(c, e);
   if (!isBlockKind(d.kind)) {
-    return skip(e, 'UNSUPPORTED_MOVE', `${d.kind} records are not moved between tiers (memories change after they are stored, and the recall index serves them); moves apply to ${BLOCK_KINDS.join(', ')}`);
+    return skip(e, 'UNSUPPORTED_MOVE', `${d.kind} records are not moved between tiers; moves apply to ${BLOCK_KINDS.join(', ')} and memories`);
   }
   if (!MOVES.has(`${d.fromTier}>${d.toTier}`)) {
     return skip(e, 'UNSUPPORTED_MOVE', `a move from ${d.fromTier} to ${d.toTier} is not one tiering applies; records only go colder: warm → cold | archive | deleted, cold → archive | deleted, archive → deleted (and cold → cold, by day: compaction of the day's cold blocks)`);
