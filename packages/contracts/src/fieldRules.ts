@@ -36,7 +36,7 @@ export const INT32_MAX = 2_147_483_647;
 export const JSON_MAX_DEPTH = 32;
 
 /** A deployment limit a rule can refer to instead of a fixed number. */
-export type LimitKey = 'maxTextChars' | 'maxTags' | 'maxVectorDims' | 'maxCheckpointBytes';
+export type LimitKey = 'maxTextChars' | 'maxTags' | 'maxVectorDims' | 'maxCheckpointBytes' | 'maxEventBytes';
 export type Limit = number | LimitKey;
 
 /** The value of a limit under these deployment limits. */
@@ -225,8 +225,8 @@ const unit = (): Present<NumberRule> => ({ kind: 'number', min: 0, max: 1 });
 const vector = (element: VectorRule['element'], bound?: number): Present<VectorRule> => ({ kind: 'vector', element, max: 'maxVectorDims', ...(bound ? { bound } : {}) });
 const tags = (): Present<ListRule> => ({ kind: 'list', max: 'maxTags', item: { kind: 'id', max: 64 } });
 const json = (maxChars: number): Present<JsonRule> => ({ kind: 'json', maxChars });
-/** Ciphertext ingest writes (text and embedding of a memory): room for the largest text in UTF-8 and the largest vector. */
-const sealed = (): BytesRule & { optional: true } => ({ kind: 'bytes', max: 8 * 1024 * 1024, optional: true, nonEmpty: true, internal: true });
+/** Ciphertext ingest writes (text and embedding of a memory): no larger than the event it came in (the deployment's event size limit). */
+const sealed = (): BytesRule & { optional: true } => ({ kind: 'bytes', max: 'maxEventBytes', optional: true, nonEmpty: true, internal: true });
 
 /** The envelope every event carries. Checked in this order, before the payload. */
 export const ENVELOPE_RULES = {
