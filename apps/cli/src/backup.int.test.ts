@@ -62,12 +62,17 @@ test('backup → wipe → restore: every table and the hot state come back equal
   await stack.kill('tiering');
   await stack.kill('ingest');
   await waitFor('the instances to leave the lease bucket', async () => (await stack.cli(['restore', join(dir, 'none')])).err.includes('BACKUP_NOT_FOUND'));
-  // Wipe: the schema and every hot key of the namespace.
+  // Wipe: the schema, every hot key of the namespace, and the memory keys (as on a new NATS).
+  const keysBacked = (JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')) as BackupManifest).keys;
+  const memories = (await stack.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM memories')).rows[0]!.n;
+  assert.ok(keysBacked && keysBacked.entries >= memories && memories > 0, `the bundle holds the memory keys (${keysBacked?.entries} for ${memories} memories)`);
   await stack.pool.query(`DROP SCHEMA ${quoteIdent(stack.names.pgSchema)} CASCADE`);
   for (const k of await stack.redis.keys(`${stack.names.redisPrefix}*`)) await stack.redis.del(k);
+  await stack.jsm.streams.delete(`KV_${stack.names.keysBucket}`);
 
   const r = await stack.cli(['restore', out, '--json']);
   assert.equal(r.code, 0, r.err);
+  assert.equal((JSON.parse(r.out) as { memoryKeysRestored: number }).memoryKeysRestored, keysBacked.entries, 'every memory key is back');
   assert.deepEqual(await storeDigest(stack.pool, stack.names.pgSchema), before, 'every table equals what was backed up');
   assert.deepEqual(await stagingSchemas(), [], 'no staging schema is left');
 

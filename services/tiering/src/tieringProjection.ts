@@ -88,7 +88,7 @@ export function tieringProjection({ pool, hot, log, name, embedder, limits, part
       const erasedDocs = await recentErasures(pool, partition);
       return { hotThrough: undefined, hotBehind: false, lifecycle: await loadLifecycleState(pool, partition), erasedDocs };
     },
-    ...(keys ? { reveal: (events: readonly SeqEvent[]) => revealMemories(keys, events) } : {}),
+    ...(keys ? { reveal: (events: readonly SeqEvent[]) => revealMemories(keys, events, log) } : {}),
     prepare: (events) => embedBatch(embedder, events, log),
     apply: (c, events, ctx) => applyWarm(c, events, {
       partition: ctx.partition, embeddings: ctx.prepared, lifecycle: { partition: ctx.partition, state: ctx.state.lifecycle, options: lifecycle },

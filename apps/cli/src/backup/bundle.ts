@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
 import { CliError } from '../errors.js';
 
 export const BUNDLE_FORMAT = 'farmbrain-backup/1';
@@ -46,6 +47,11 @@ export interface BackupManifest {
   schemas: SchemaDump[];
   /** The projection registry (NATS KV) as it was: which versions exist and which is live. */
   registry: unknown[];
+  /**
+   * The memory keys (NATS KV `<ns>_keys`): memory content on the log is sealed with them, so a deployment
+   * rebuilt from this backup and the log needs them. Erased memories' keys are not there: they were destroyed.
+   */
+  keys: { file: string; entries: number; bytes: number; sha256: string } | null;
   /** Projection checkpoints per schema (for people reading the manifest; the rows are in the dump). */
   checkpoints: { schema: string; projection: string; partition: number; lastSeq: number }[];
 }
@@ -77,16 +83,25 @@ export async function sha256File(path: string): Promise<string> {
 
 /** Checks every file of the bundle against the manifest (size and sha256) before anything is restored. */
 export async function verifyBundle(dir: string, m: BackupManifest): Promise<void> {
-  for (const s of m.schemas) {
-    for (const t of s.tables) {
-      const path = join(dir, t.file);
-      let sum: string;
-      try {
-        sum = await sha256File(path);
-      } catch (err) {
-        throw new CliError('BACKUP_CORRUPT', `${t.file} of the backup cannot be read (${(err as Error).message}); nothing was restored`, { cause: err });
-      }
-      if (sum !== t.sha256) throw new CliError('BACKUP_CORRUPT', `${t.file} does not match its checksum in the manifest (sha256 ${sum.slice(0, 12)}…, expected ${t.sha256.slice(0, 12)}…); nothing was restored`);
+  const files = [...m.schemas.flatMap((s) => s.tables), ...(m.keys ? [m.keys] : [])];
+  for (const t of files) {
+    const path = join(dir, t.file);
+    let sum: string;
+    try {
+      sum = await sha256File(path);
+    } catch (err) {
+      throw new CliError('BACKUP_CORRUPT', `${t.file} of the backup cannot be read (${(err as Error).message}); nothing was restored`, { cause: err });
     }
+    if (sum !== t.sha256) throw new CliError('BACKUP_CORRUPT', `${t.file} does not match its checksum in the manifest (sha256 ${sum.slice(0, 12)}…, expected ${t.sha256.slice(0, 12)}…); nothing was restored`);
   }
+}
+
+/** The memory keys as a bundle file holds them: brotli of `{ "<kv key>": "<base64>" }`. */
+export const encodeKeys = (entries: readonly [string, Uint8Array][]): Buffer =>
+  brotliCompressSync(Buffer.from(JSON.stringify(Object.fromEntries(entries.map(([k, v]) => [k, Buffer.from(v).toString('base64')])))));
+
+export async function readKeys(dir: string, m: BackupManifest): Promise<[string, Uint8Array][]> {
+  if (!m.keys) return [];
+  const o = JSON.parse(brotliDecompressSync(await readFile(join(dir, m.keys.file))).toString('utf8')) as Record<string, string>;
+  return Object.entries(o).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]);
 }

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { constants, createBrotliCompress } from 'node:zlib';
 import { to as copyTo } from 'pg-copy-streams';
 import { quoteIdent, type Pool, type PoolClient } from '@farmbrain/platform';
-import { BUNDLE_FORMAT, manifestPath, type BackupManifest, type SchemaDump, type TableDump } from './bundle.js';
+import { BUNDLE_FORMAT, encodeKeys, manifestPath, type BackupManifest, type SchemaDump, type TableDump } from './bundle.js';
 
 export interface BackupSource {
   namespace: string;
@@ -23,6 +23,8 @@ export interface BackupSource {
   /** Schemas to back up, with their role (`namespace`, or the version they hold). */
   schemas: { schema: string; role: string }[];
   registry: unknown[];
+  /** The memory keys, read after the snapshot (a key created meanwhile seals nothing the snapshot holds). */
+  keys?: () => Promise<[string, Uint8Array][]>;
 }
 
 export interface BackupProgress {
@@ -47,9 +49,18 @@ export async function writeBackup(pool: Pool, src: BackupSource, dir: string, pr
       for (const r of cp.rows) checkpoints.push({ schema, projection: r.projection, partition: r.partition, lastSeq: Number(r.last_seq) });
     }
     await c.query('COMMIT');
+    let keys: BackupManifest['keys'] = null;
+    if (src.keys) {
+      const entries = await src.keys();
+      const bytes = encodeKeys(entries);
+      const file = join('nats', 'memory-keys.json.br');
+      await mkdir(join(partial, 'nats'), { recursive: true });
+      await writeFile(join(partial, file), bytes);
+      keys = { file, entries: entries.length, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    }
     const manifest: BackupManifest = {
       format: BUNDLE_FORMAT, namespace: src.namespace, partitions: src.partitions, createdAt: new Date().toISOString(),
-      snapshot: 'repeatable-read', schemas, registry: src.registry, checkpoints,
+      snapshot: 'repeatable-read', schemas, registry: src.registry, keys, checkpoints,
     };
     await writeFile(manifestPath(partial), `${JSON.stringify(manifest, null, 2)}\n`);
     await mkdir(dirname(dir), { recursive: true });

@@ -9,10 +9,10 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { LEASE_KEYS, names as makeNames, type Names } from '@farmbrain/contracts';
 import { archiveSchema } from '@farmbrain/archive';
-import { connectNats, connectPostgres, connectRedis, isNotFound } from '@farmbrain/platform';
+import { connectNats, connectPostgres, connectRedis, isNotFound, MemoryKeys } from '@farmbrain/platform';
 import { ProjectionRegistry, versionLocation, type ServiceVersions } from '@farmbrain/projection';
 import { MIGRATIONS_DIR } from '@farmbrain/store';
-import { readManifest, verifyBundle, type SchemaDump } from '../backup/bundle.js';
+import { readKeys, readManifest, verifyBundle, type SchemaDump } from '../backup/bundle.js';
 import { writeBackup } from '../backup/dump.js';
 import { restoreBackup } from '../backup/load.js';
 import type { CliConfig } from '../config.js';
@@ -51,7 +51,12 @@ export async function backupCommand(a: BackupArgs, cfg: CliConfig, io: Io): Prom
     try {
       const exists = await pool.query<{ s: string | null }>('SELECT to_regnamespace($1)::text AS s', [n.pgSchema]);
       if (exists.rows[0]!.s === null) throw new CliError('NOTHING_TO_BACK_UP', `namespace ${n.namespace} has no Postgres schema yet (nothing was ever applied); check FB_NAMESPACE`);
-      const m = await writeBackup(pool, { namespace: n.namespace, partitions: n.partitions, schemas, registry: entries }, dir, {
+      const keys = await MemoryKeys.open(nc, n.keysBucket);
+      const m = await writeBackup(pool, { namespace: n.namespace, partitions: n.partitions, schemas, registry: entries, keys: async () => {
+        const out: [string, Uint8Array][] = [];
+        for await (const e of keys.entries()) out.push(e);
+        return out;
+      } }, dir, {
         table: (schema, table, rows, bytes) => void (a.json ? undefined : io.err(`  ${schema}.${table}: ${rows} rows, ${bytes} bytes\n`)),
       });
       const rows = m.schemas.reduce((x, s) => x + s.tables.reduce((y, t) => y + t.rows, 0), 0);
@@ -84,6 +89,8 @@ export async function restoreCommand(dir: string, a: RestoreArgs, cfg: CliConfig
       // The registry as it was (each version where this namespace keeps it); the hot copies of every restored
       // version are deleted, so tiering rebuilds them from the restored rows instead of trusting older ones.
       const registry = await ProjectionRegistry.open(nc, n);
+      // The memory keys the backup holds (those created since are kept): the log's memory content opens again.
+      const keysRestored = await (await MemoryKeys.open(nc, n.keysBucket)).restore(await readKeys(path, m));
       const redis = await connectRedis(cfg.common.redisUrl, 'farmbrain-cli');
       let hotKeys = 0;
       try {
@@ -96,7 +103,7 @@ export async function restoreCommand(dir: string, a: RestoreArgs, cfg: CliConfig
       } finally {
         redis.disconnect();
       }
-      const summary = { dir: path, namespace: n.namespace, from: m.namespace, createdAt: m.createdAt, schemas: result.schemas, hotKeysDeleted: hotKeys, seconds: (Date.now() - started) / 1000 };
+      const summary = { dir: path, namespace: n.namespace, from: m.namespace, createdAt: m.createdAt, schemas: result.schemas, memoryKeysRestored: keysRestored, hotKeysDeleted: hotKeys, seconds: (Date.now() - started) / 1000 };
       const replaced = result.schemas.filter((s) => s.replacedAs);
       io.out(a.json ? `${JSON.stringify(summary)}\n` : [
         `restored ${m.namespace} (backup of ${m.createdAt}) into ${n.namespace}: ${result.schemas.map((s) => `${s.schema} ${s.rows} rows`).join(', ')} (${summary.seconds.toFixed(1)} s).`,

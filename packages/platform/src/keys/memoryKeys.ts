@@ -50,6 +50,29 @@ export class MemoryKeys {
     return out;
   }
 
+  /** Every key there is, by its KV key (a backup's copy: without them, the log's memory content cannot be opened). */
+  async *entries(): AsyncGenerator<[string, Uint8Array]> {
+    for await (const k of await this.kv.keys()) {
+      const e = await this.kv.get(k);
+      if (e && e.operation === 'PUT' && e.value.length === 32) yield [k, e.value];
+    }
+  }
+
+  /** Puts keys back (a restore): each one absent is created; one present is left as it is. Resolves with how many were created. */
+  async restore(entries: Iterable<[string, Uint8Array]>): Promise<number> {
+    let created = 0;
+    for (const [k, v] of entries) {
+      if (!/^m\.[0-9a-f]{64}$/.test(k) || v.length !== 32) continue;
+      try {
+        await this.kv.create(k, v);
+        created++;
+      } catch (err) {
+        if (!/wrong last sequence|exists/i.test(String((err as Error)?.message))) throw err;
+      }
+    }
+    return created;
+  }
+
   /**
    * Destroys the memory's key, every revision of it (KV purge): nothing sealed
    * under it can be opened again. Resolves with whether there was one.
