@@ -1,3 +1,4 @@
+import { decisionContext } from './memory/provenance.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -35,6 +36,7 @@ const CLI = fileURLToPath(new URL('../../../apps/cli/dist/main.js', import.meta.
 const pools: Pool[] = [];
 type App = Awaited<ReturnType<typeof readApp>>;
 let app: App;
+let reads: ReadStore;
 
 async function readApp(reads: ReadStore) {
   const a = Fastify({ ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>();
@@ -51,7 +53,7 @@ before(async () => {
   const log = createLogger('lifecycle-test', 'silent');
   const hot = new HotView(stack.redis, stack.names.redisPrefix, { decisions: 10, memories: 10 });
   const archiveDir = stack.archiveDir!;
-  const reads = new ReadStore(stack.pool, new AgentStateReader(stack.pool, hot, log), new AgentDirectory(stack.pool, { ttlMs: 0 }), {
+  reads = new ReadStore(stack.pool, new AgentStateReader(stack.pool, hot, log), new AgentDirectory(stack.pool, { ttlMs: 0 }), {
     archive: { get: (key) => readFile(join(archiveDir, key)) },
   });
   app = await readApp(reads);
@@ -105,6 +107,10 @@ async function shown() {
   return {
     decisions: await page('decisions'), trades: await page('trades'), checkpoints: await page('checkpoints'),
     checkpoint: (await get<Item>(`/v1/agents/${A}/checkpoints/${c1.eventId}`)).body, records,
+    // Provenance: what d1 recalled and cited, as it was then, whatever tier d1 and its recall are in now.
+    // (the function the context route answers with, over the same record reader)
+    context: await decisionContext(stack.pool, A, d1.eventId, { records: { record: (id) => reads.record(id) } })
+      .then((body) => ({ status: 200, body }), (err: { code?: string }) => ({ status: err.code === 'NOT_FOUND' ? 404 : 500, body: err })),
   };
 }
 
@@ -133,6 +139,8 @@ test('lifecycle - reads across tiers give back the same records, named by tier; 
       assert.deepEqual(now[k].map(withoutTier), warm[k].map(withoutTier), `${when}: ${k} read as in warm`);
     }
     assert.deepEqual(withoutTier(now.checkpoint), withoutTier(warm.checkpoint), `${when}: the checkpoint with its state`);
+    assert.equal(now.context.status, 200, `${when}: decision context ${JSON.stringify(now.context.body)}`);
+    assert.deepEqual(now.context.body, warm.context.body, `${when}: the decision's context (its recall and cited memory as they were) reads as in warm`);
     for (const [id, r] of Object.entries(now.records)) {
       assert.equal(r.status, 200, `${when}: record ${id}`);
       assert.deepEqual({ ...r.body, tier: '' }, { ...warm.records[id]!.body, tier: '' }, `${when}: record ${id} reads as in warm`);

@@ -81,7 +81,10 @@ async function main(): Promise<void> {
     // One directory of known agents (a small cache) for every read.
     const agents = new AgentDirectory(pool);
     const hot = new HotView(redis, v.redisPrefix, { decisions: cfg.hotDecisions, memories: cfg.hotMemories });
+    // Reads across tiers (warm rows, cold and archive blocks): also where a moved decision's context is read from.
+    const reads = new ReadStore(pool, new AgentStateReader(pool, hot, log), agents, { ...(archiveStore ? { archive: archiveStore } : {}), nextMove: explainNext });
     const memory = new MemoryService({
+      records: { record: (id: string) => reads.record(id) },
       pool, redis, names: n, redisPrefix: v.redisPrefix, writer, index, sync, embedder, scopes: cfg.scopes, log, hotTtlSeconds: cfg.hotMemoryTtlSeconds, pinnedTtlSeconds: cfg.lifecycle.memory.hotIdleMinutes * 60, textScanCap: cfg.recallTextScanCap, agents,
       decay: cfg.lifecycle.memory.decay, limits: cfg.limits, erasure: { keys, js, jsm: manager }, ...(summarizer ? { summarizer } : {}),
     });
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
       version: v,
       stores: {
         // Records in the archive tier are read from the archive store; explain says what the policies do next.
-        reads: new ReadStore(pool, new AgentStateReader(pool, hot, log), agents, { ...(archiveStore ? { archive: archiveStore } : {}), nextMove: explainNext }),
+        reads,
         deadLetters: new DeadLetterStore({ pool, jsm: manager, js, names: n }),
         memory,
         // Tier metrics and optimize runs over this version (its schema and hot prefix); moves go on the log like the scheduler's.

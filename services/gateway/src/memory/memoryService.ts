@@ -26,7 +26,7 @@ import { eraseEverywhere, normalize, scrubIngress, type Embedder, type Logger, t
 import type { AgentDirectory } from '../read/agentDirectory.js';
 import type { EventWriter } from '../write/eventsIn.js';
 import { similarDecisions } from './outcomes.js';
-import { decisionContext } from './provenance.js';
+import { decisionContext, type DecisionContextOptions } from './provenance.js';
 import type {
   ConsistencyToken,
   DecisionContext,
@@ -67,6 +67,8 @@ export interface MemoryServiceDeps {
   textScanCap: number;
   /** Which agents exist (reads of an unknown agent answer UNKNOWN_AGENT). */
   agents: AgentDirectory;
+  /** Records by id in any tier: a decision's context when the lifecycle moved it (and its recalls) into blocks. */
+  records?: NonNullable<DecisionContextOptions['records']>;
   /** The lifecycle policy's memory decay: when enabled, recall scores fade with age since the last recall. */
   decay?: DecayPolicy;
   /** Consolidation writes summaries with it when set (else keeps the most representative original's text). */
@@ -530,7 +532,9 @@ export class MemoryService implements MemoryApi {
     const rejected = await this.d.sync.waitFor(consistency);
     await explained(this.#agents.require(agentId), rejected);
     // A decision may cite any memory id; only what this agent may read is shown.
-    const out = await explained(decisionContext(this.d.pool, agentId, decisionId, { readableOwnerKeys: readableOwnerKeys(agentId, await this.teams(agentId)) }), rejected);
+    const out = await explained(decisionContext(this.d.pool, agentId, decisionId, {
+      readableOwnerKeys: readableOwnerKeys(agentId, await this.teams(agentId)), ...(this.d.records ? { records: this.d.records } : {}),
+    }), rejected);
     return rejected.length > 0 ? { ...out, warnings: rejected } : out;
   }
 }

@@ -18,6 +18,11 @@ export interface DecisionContextOptions {
    * When absent, nothing is withheld.
    */
   readableOwnerKeys?: readonly string[];
+  /**
+   * Records by id in any tier (the gateway's record reader): a decision and the recalls it cites that
+   * the lifecycle moved to cold or archive blocks are read from there. Without it, only warm ones.
+   */
+  records?: { record(recordId: string): Promise<{ kind: string; agentId: string; tier: string; record: Record<string, unknown> }> };
 }
 
 /**
@@ -41,8 +46,14 @@ export interface DecisionContextOptions {
  */
 export async function decisionContext(pool: Pool, agentId: string, decisionId: string, opts: DecisionContextOptions = {}): Promise<DecisionContext> {
   if (!isUuid(decisionId)) throw new NotFoundError('decision', decisionId);
-  const r = await pool.query<ContextRow>(CONTEXT_SQL, [agentId, decisionId, opts.readableOwnerKeys ? [...opts.readableOwnerKeys] : null, UUID, FALLBACK_RECALLS]);
-  const row = r.rows[0];
+  const keys = opts.readableOwnerKeys ? [...opts.readableOwnerKeys] : null;
+  let row = (await pool.query<ContextRow>(CONTEXT_SQL, [agentId, decisionId, keys, UUID, FALLBACK_RECALLS, null, '[]'])).rows[0];
+  if (!row && opts.records) {
+    // Not in warm: the lifecycle may have moved it (and the recalls it cites) into blocks. The same query runs
+    // with them handed in, so one rule builds the context whatever the tiers.
+    const moved = await fromBlocks(opts.records, agentId, decisionId);
+    if (moved) row = (await pool.query<ContextRow>(CONTEXT_SQL, [agentId, decisionId, keys, UUID, FALLBACK_RECALLS, JSON.stringify(moved.decision), JSON.stringify(moved.recalls)])).rows[0];
+  }
   if (!row) throw new NotFoundError('decision', decisionId);
   return {
     decision: {
@@ -67,29 +78,44 @@ const readable = (s: string) => `($3::text[] IS NULL OR ${snapshotOwner(s)} = AN
 // (memory_id, version) probe is exact; comparing text made each probe look ~10x dearer and
 // pushed the estimated cost past jit_above_cost, and JIT compiling cost ~30 ms per call.
 const CONTEXT_SQL = `
-  WITH d AS (
-    SELECT d.event_id, d.agent_id, d.symbol, d.action, d.occurred_at, d.rationale, d.memory_ids, d.recall_ids, d.correlation_id,
-           coalesce(prev.occurred_at, '-infinity') AS prev_at
-      FROM decisions d
+  WITH d0 AS (
+    SELECT event_id, agent_id, symbol, action, occurred_at, rationale, memory_ids, recall_ids, correlation_id
+      FROM decisions WHERE event_id = $2::uuid AND agent_id = $1
+    UNION ALL
+    SELECT x.event_id, x.agent_id, x.symbol, x.action, x.occurred_at, x.rationale, x.memory_ids, x.recall_ids, x.correlation_id
+      FROM jsonb_to_record(coalesce($6::jsonb, '{}')) AS x(event_id uuid, agent_id text, symbol text, action text, occurred_at timestamptz,
+           rationale text, memory_ids text[], recall_ids text[], correlation_id text)
+     WHERE $6::jsonb IS NOT NULL AND x.event_id = $2::uuid AND x.agent_id = $1
+  ),
+  d AS (
+    SELECT d0.*, coalesce(prev.occurred_at, '-infinity') AS prev_at
+      FROM (SELECT * FROM d0 LIMIT 1) d0
       LEFT JOIN LATERAL (
         SELECT p.occurred_at FROM decisions p
-         WHERE p.agent_id = d.agent_id AND p.occurred_at < d.occurred_at
+         WHERE p.agent_id = d0.agent_id AND p.occurred_at < d0.occurred_at
          ORDER BY p.occurred_at DESC LIMIT 1
       ) prev ON true
-     WHERE d.event_id = $2::uuid AND d.agent_id = $1
+  ),
+  -- The agent's recalls: the warm table, plus those a moved decision cites, read from their blocks ($7).
+  rc AS NOT MATERIALIZED (
+    SELECT recall_id, agent_id, occurred_at, query_text, filters, k, hits, correlation_id FROM recalls
+    UNION ALL
+    SELECT y.recall_id, y.agent_id, y.occurred_at, y.query_text, y.filters, y.k, y.hits, y.correlation_id
+      FROM jsonb_to_recordset($7::jsonb) AS y(recall_id uuid, agent_id text, occurred_at timestamptz, query_text text, filters jsonb, k int,
+           hits jsonb, correlation_id text)
   ),
   linked AS (
     SELECT r.recall_id
       FROM d CROSS JOIN LATERAL unnest(d.recall_ids) AS x(id)
-      JOIN recalls r ON r.recall_id = (CASE WHEN x.id ~ $4 THEN x.id::uuid END) AND r.agent_id = d.agent_id
+      JOIN rc r ON r.recall_id = (CASE WHEN x.id ~ $4 THEN x.id::uuid END) AND r.agent_id = d.agent_id
     UNION
     SELECT r.recall_id
-      FROM d JOIN recalls r ON r.agent_id = d.agent_id AND r.correlation_id = d.correlation_id
+      FROM d JOIN rc r ON r.agent_id = d.agent_id AND r.correlation_id = d.correlation_id
      WHERE d.correlation_id <> '' AND r.correlation_id <> '' AND r.occurred_at <= d.occurred_at
   ),
   fallback AS (
     SELECT r.recall_id
-      FROM d JOIN recalls r ON r.agent_id = d.agent_id
+      FROM d JOIN rc r ON r.agent_id = d.agent_id
      WHERE NOT EXISTS (SELECT 1 FROM linked)
        AND r.occurred_at <= d.occurred_at AND r.occurred_at > d.prev_at
      ORDER BY r.occurred_at DESC, r.recall_id DESC
@@ -111,7 +137,7 @@ const CONTEXT_SQL = `
                            ORDER BY mv.occurred_at LIMIT 1
                         ) v ON true))
            ORDER BY c.occurred_at, c.recall_id), '[]'::jsonb) AS recalls
-      FROM recalls c
+      FROM rc c
      WHERE c.recall_id IN (SELECT recall_id FROM linked UNION ALL SELECT recall_id FROM fallback)
   ),
   cited_list AS (
@@ -156,3 +182,29 @@ const citedOut = (c: VersionedMemory): VersionedMemory => ({
   memoryId: c.memoryId, version: c.version, memory: c.memory, currentVersion: c.currentVersion,
   changedSince: c.changedSince, forgottenSince: c.forgottenSince,
 });
+
+/**
+ * A decision the lifecycle moved out of warm, and the recalls it cites that were moved too, read by id from
+ * their blocks, in the shape of their warm rows; undefined when it is not this agent's decision (or is gone).
+ */
+async function fromBlocks(records: NonNullable<DecisionContextOptions['records']>, agentId: string, decisionId: string) {
+  const read = (id: string) => records.record(id).catch((err: unknown) => {
+    if ((err as { code?: string })?.code === 'NOT_FOUND' || (err as { code?: string })?.code === 'RECORD_DELETED') return undefined;
+    throw err;
+  });
+  const found = await read(decisionId);
+  if (!found || found.kind !== 'decision' || found.agentId !== agentId || found.tier === 'warm') return undefined;
+  const d = found.record;
+  const decision = {
+    event_id: d.decisionId, agent_id: d.agentId, symbol: d.symbol, action: d.action, occurred_at: d.occurredAt, rationale: d.rationale,
+    memory_ids: d.memoryIds, recall_ids: d.recallIds, correlation_id: d.correlationId,
+  };
+  const recalls = [];
+  for (const id of new Set((d.recallIds as string[]).filter(isUuid))) {
+    const r = await read(id);
+    if (!r || r.kind !== 'recall' || r.agentId !== agentId || r.tier === 'warm') continue;
+    const x = r.record;
+    recalls.push({ recall_id: x.recallId, agent_id: x.agentId, occurred_at: x.occurredAt, query_text: x.queryText, filters: x.filters, k: x.k, hits: x.hits, correlation_id: x.correlationId });
+  }
+  return { decision, recalls };
+}
