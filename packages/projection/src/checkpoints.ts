@@ -1,4 +1,4 @@
-import { FarmbrainError } from '@farmbrain/contracts';
+import { decodeConsistencyToken, FarmbrainError } from '@farmbrain/contracts';
 import type { Pool, PoolClient } from '@farmbrain/platform';
 
 /** Anything that runs a query: a pool or a client in a transaction. */
@@ -83,4 +83,33 @@ export async function saveCheckpoint(c: PoolClient, projection: string, partitio
      WHERE projection_checkpoints.last_seq < EXCLUDED.last_seq`,
     [projection, partition, lastSeq, ingressSeq],
   );
+}
+
+/** A projection did not apply the writes a consistency token names within the bound. */
+export class NotAppliedError extends FarmbrainError {
+  constructor(readonly projection: string, readonly pending: [number, number][], timeoutMs: number, what: string) {
+    super('CONSISTENCY_TIMEOUT',
+      `${projection} has not applied ${what} within ${timeoutMs} ms (partition ${pending[0]?.[0]} is before ingress sequence ${pending[0]?.[1]}): ` +
+      'is tiering running (farmbrain status shows its lag)? What is on the log will be applied; run again later to see it done');
+    this.name = 'NotAppliedError';
+  }
+}
+
+/**
+ * Resolves once `projection` has applied every ingress message a consistency
+ * token names (its checkpoints' ingress_seq, which also passes writes ingest
+ * rejected); rejects with NotAppliedError (CONSISTENCY_TIMEOUT) after `timeoutMs`.
+ */
+export async function waitApplied(pool: Pool, o: { projection: string; partitions: number; token: string | undefined; timeoutMs: number; pollMs?: number; what?: string }): Promise<void> {
+  if (!o.token) return;
+  const marks = decodeConsistencyToken(o.token, o.partitions);
+  const deadline = Date.now() + o.timeoutMs;
+  for (;;) {
+    const r = await pool.query<{ partition: number; ingress_seq: string }>('SELECT partition, ingress_seq FROM projection_checkpoints WHERE projection = $1', [o.projection]);
+    const at = new Map(r.rows.map((x) => [x.partition, Number(x.ingress_seq)]));
+    const pending = [...marks].filter(([p, s]) => (at.get(p) ?? 0) < s);
+    if (pending.length === 0) return;
+    if (Date.now() >= deadline) throw new NotAppliedError(o.projection, pending, o.timeoutMs, o.what ?? 'the writes');
+    await new Promise((res) => setTimeout(res, o.pollMs ?? 50));
+  }
 }

@@ -1,7 +1,7 @@
 export { assignPartitions, assignedTo } from './assignment.js';
 export { loadRunnerConfig, safeInstanceId } from './config.js';
 export type { RunnerConfig } from './config.js';
-export { FencedError, readCheckpoints, claimPartition, lockCheckpoint, saveCheckpoint } from './checkpoints.js';
+export { FencedError, NotAppliedError, readCheckpoints, claimPartition, lockCheckpoint, saveCheckpoint, waitApplied } from './checkpoints.js';
 export type { Checkpoint } from './checkpoints.js';
 export { PartitionLeases, openLeaseBucket } from './leases.js';
 export type { LeaseRecord, MemberRecord, LeaseHandlers, PartitionLeasesOptions } from './leases.js';

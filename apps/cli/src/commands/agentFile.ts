@@ -10,32 +10,14 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { names as makeNames } from '@farmbrain/contracts';
-import { connectNats, connectPostgres, MemoryKeys, type Pool } from '@farmbrain/platform';
+import { consistencyTokenOf } from '@farmbrain/contracts';
 import { agentRows, exportAgent, importAgent, parseAgentFile } from '@farmbrain/portable';
-import { ProjectionRegistry } from '@farmbrain/projection';
+import { waitApplied } from '@farmbrain/projection';
 import type { CliConfig } from '../config.js';
 import { CliError } from '../errors.js';
+import { withLive } from '../liveStores.js';
 import type { ExportArgs, ImportArgs, Io } from '../program.js';
 
-async function withLive<T>(cfg: CliConfig, fn: (x: { js: ReturnType<typeof jetstream>; jsm: Awaited<ReturnType<typeof jetstreamManager>>; names: ReturnType<typeof makeNames>; pool: Pool; projection: string; keys: MemoryKeys }) => Promise<T>): Promise<T> {
-  const names = makeNames(cfg.common.namespace, cfg.common.partitions);
-  const nc = await connectNats(cfg.common.natsUrl, 'farmbrain-cli', { timeoutMs: 3000 });
-  try {
-    const registry = await ProjectionRegistry.open(nc, names);
-    const reg = await registry.read('tiering', cfg.tieringProjection);
-    const live = reg.versions[reg.live]!;
-    const pool = await connectPostgres(cfg.common.databaseUrl, live.schema, { max: 2 });
-    try {
-      return await fn({ js: jetstream(nc), jsm: await jetstreamManager(nc, { timeout: 5000 }), names, pool, projection: live.name, keys: await MemoryKeys.open(nc, names.keysBucket) });
-    } finally {
-      await pool.end();
-    }
-  } finally {
-    await nc.close();
-  }
-}
 
 export async function exportCommand(agentId: string, a: ExportArgs, cfg: CliConfig, io: Io): Promise<number> {
   return withLive(cfg, async (deps) => {
@@ -71,13 +53,7 @@ export async function importCommand(path: string, a: ImportArgs, cfg: CliConfig,
     const started = Date.now();
     const r = await importAgent({ js, names }, file);
     // Applied when the live projection's checkpoint of the agent's partition covers the last ingress message.
-    const deadline = Date.now() + a.timeoutMs;
-    for (;;) {
-      const cp = await pool.query<{ s: number }>('SELECT ingress_seq AS s FROM projection_checkpoints WHERE projection = $1 AND partition = $2', [projection, r.partition]);
-      if (Number(cp.rows[0]?.s ?? 0) >= r.lastIngressSeq) break;
-      if (Date.now() > deadline) throw new CliError('IMPORT_NOT_APPLIED', `the events were published, but ${projection} has not applied them within ${a.timeoutMs} ms (is tiering running? farmbrain status shows its lag)`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await waitApplied(pool, { projection, partitions: names.partitions, token: consistencyTokenOf(r.partition, r.lastIngressSeq), timeoutMs: a.timeoutMs, what: 'the imported events' });
     const now = await agentRows(pool, agentId);
     const differences = compareRows(file, now);
     const summary = { ...r, memories: now.memories.length, checkpoints: now.checkpoints.length, differences, seconds: (Date.now() - started) / 1000 };

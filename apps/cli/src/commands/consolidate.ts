@@ -1,7 +1,7 @@
 /** `farmbrain consolidate <agent> [--dry-run]`: the gateway's POST /v1/agents/:id/memories/consolidate, as a table. */
 import type { ConsolidateResponse } from '@farmbrain/contracts';
 import type { CliConfig } from '../config.js';
-import { CliError } from '../errors.js';
+import { GatewayHttp } from '../gatewayHttp.js';
 import { palette, type Palette } from '../output.js';
 import type { ConsolidateArgs, Io } from '../program.js';
 import { table } from '../table.js';
@@ -27,32 +27,7 @@ export function renderConsolidation(r: ConsolidateResponse, c: Palette): string 
 export async function consolidateCommand(agentId: string, a: ConsolidateArgs, cfg: CliConfig, io: Io, fetchImpl: typeof fetch = fetch): Promise<number> {
   const base = a.gateway ?? cfg.gatewayUrl;
   const path = `/v1/agents/${encodeURIComponent(agentId)}/memories/consolidate`;
-  let res: Response;
-  try {
-    res = await fetchImpl(`${base}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ dryRun: a.dryRun, ...(a.threshold !== undefined ? { threshold: a.threshold } : {}), ...(a.minTagOverlap !== undefined ? { minTagOverlap: a.minTagOverlap } : {}) }),
-      signal: AbortSignal.timeout(a.timeoutMs),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? ((err as Error).name === 'TimeoutError' ? `no answer within ${a.timeoutMs} ms` : (cause?.message ?? (err as Error).message));
-    throw new CliError('SERVICE_UNAVAILABLE', `the gateway does not answer at ${base} (${why}): start the stack (farmbrain start), or point --gateway or FB_GATEWAY_URL at a running gateway`);
-  }
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    if (e?.code) throw new CliError(e.code, e.message ?? `POST ${path}: ${res.status}`);
-    throw new CliError('SERVICE_UNAVAILABLE', `POST ${base}${path} answered ${res.status} ${text.slice(0, 200)}: is that a farmbrain gateway?`);
-  }
-  const r = json as ConsolidateResponse;
+  const r = await new GatewayHttp(base, fetchImpl, a.timeoutMs).request<ConsolidateResponse>('POST', path, { dryRun: a.dryRun, ...(a.threshold !== undefined ? { threshold: a.threshold } : {}), ...(a.minTagOverlap !== undefined ? { minTagOverlap: a.minTagOverlap } : {}) });
   io.out(a.json ? `${JSON.stringify(r, null, 2)}\n` : renderConsolidation(r, palette(!a.json && cfg.color(Boolean(process.stdout.isTTY)))));
   return 0;
 }

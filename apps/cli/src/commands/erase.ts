@@ -8,12 +8,12 @@
  * erasure log's rows (who, when, why; never the content).
  */
 import { userInfo } from 'node:os';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { decodeConsistencyToken, FarmbrainError, names as makeNames } from '@farmbrain/contracts';
-import { connectNats, connectPostgres, eraseEverywhere, MemoryKeys, scrubIngress } from '@farmbrain/platform';
-import { ProjectionRegistry } from '@farmbrain/projection';
+import { FarmbrainError } from '@farmbrain/contracts';
+import { eraseEverywhere, scrubIngress } from '@farmbrain/platform';
+import { waitApplied } from '@farmbrain/projection';
 import type { CliConfig } from '../config.js';
 import { CliError } from '../errors.js';
+import { withLive } from '../liveStores.js';
 import type { EraseArgs, Io } from '../program.js';
 
 /** Who erases when --operator is not given: the user running the CLI. */
@@ -26,54 +26,29 @@ export const defaultOperator = (): string => {
 };
 
 export async function eraseCommand(agentId: string, memoryId: string, a: EraseArgs, cfg: CliConfig, io: Io): Promise<number> {
-  const names = makeNames(cfg.common.namespace, cfg.common.partitions);
-  const nc = await connectNats(cfg.common.natsUrl, 'farmbrain-cli', { timeoutMs: 3000 });
-  try {
-    const registry = await ProjectionRegistry.open(nc, names);
-    const reg = await registry.read('tiering', cfg.tieringProjection);
-    const live = reg.versions[reg.live]!;
-    const pool = await connectPostgres(cfg.common.databaseUrl, live.schema, { max: 2 });
-    try {
-      const js = jetstream(nc);
-      const jsm = await jetstreamManager(nc, { timeout: 5000 });
-      const keys = await MemoryKeys.open(nc, names.keysBucket);
-      const operator = a.operator ?? defaultOperator();
-      const done = await eraseEverywhere({ js, jsm, names, keys, pool }, { agentId, memoryId, reason: a.reason, operator }).catch((err: unknown) => {
-        if (err instanceof FarmbrainError) throw new CliError(err.code, `${err.message} (namespace ${names.namespace}, projection ${live.name})`, { cause: err });
-        throw err;
-      });
-      // Applied when the live projection's checkpoint of the agent's partition covers the erasures' ingress messages.
-      const deadline = Date.now() + a.timeoutMs;
-      for (const [partition, seq] of decodeConsistencyToken(done.consistencyToken, names.partitions)) {
-        for (;;) {
-          const cp = await pool.query<{ s: string }>('SELECT ingress_seq AS s FROM projection_checkpoints WHERE projection = $1 AND partition = $2', [live.name, partition]);
-          if (Number(cp.rows[0]?.s ?? 0) >= seq) break;
-          if (Date.now() > deadline) {
-            throw new CliError('ERASURE_NOT_APPLIED', `the keys are destroyed and memory_erased is published, but ${live.name} has not applied it within ${a.timeoutMs} ms (is tiering running? farmbrain status shows its lag); run this again once it runs to finish the scrub`);
-          }
-          await new Promise((res) => setTimeout(res, 100));
-        }
+  return withLive(cfg, async ({ js, jsm, names, pool, projection, keys }) => {
+    const operator = a.operator ?? defaultOperator();
+    const done = await eraseEverywhere({ js, jsm, names, keys, pool }, { agentId, memoryId, reason: a.reason, operator }).catch((err: unknown) => {
+      if (err instanceof FarmbrainError) throw new CliError(err.code, `${err.message} (namespace ${names.namespace}, projection ${projection})`, { cause: err });
+      throw err;
+    });
+    // Applied when the live projection's checkpoints cover the erasures' ingress messages.
+    await waitApplied(pool, { projection, partitions: names.partitions, token: done.consistencyToken, timeoutMs: a.timeoutMs, what: 'the erasure (the keys are destroyed and memory_erased is on the log; run this again once it is applied, to finish the scrub)' });
+    const scrubbedMessages = await scrubIngress({ js, jsm, names }, done.writers, done.memoryIds);
+    const log = await pool.query<{ memory_id: string; operator: string; reason: string; erased_at: Date; scrubbed: boolean; versions: number; released: string[] }>(
+      'SELECT memory_id, operator, reason, erased_at, scrubbed, versions, released FROM erasures WHERE event_id = ANY($1::uuid[]) ORDER BY erased_at, memory_id',
+      [done.erased.map((e) => e.eventId)],
+    );
+    const summary = { agentId, memoryId, erased: done.erased, scrubbedMessages, log: log.rows.map((r) => ({ ...r, erased_at: r.erased_at.toISOString() })) };
+    if (a.json) io.out(`${JSON.stringify(summary, null, 2)}\n`);
+    else {
+      const derived = done.erased.length - 1;
+      io.out(`memory ${memoryId} of ${agentId} erased by ${operator}${derived > 0 ? `, with ${derived} consolidated memor${derived === 1 ? 'y' : 'ies'} derived from it` : ''}.\n`);
+      for (const r of log.rows) {
+        io.out(`  ${r.memory_id}: ${r.scrubbed ? `content removed (${r.versions} version snapshot${r.versions === 1 ? '' : 's'})` : 'already erased'}${r.released.length > 0 ? `; ${r.released.length} original(s) back in recall` : ''}\n`);
       }
-      const scrubbedMessages = await scrubIngress({ js, jsm, names }, done.writers, done.memoryIds);
-      const log = await pool.query<{ memory_id: string; operator: string; reason: string; erased_at: Date; scrubbed: boolean; versions: number; released: string[] }>(
-        'SELECT memory_id, operator, reason, erased_at, scrubbed, versions, released FROM erasures WHERE event_id = ANY($1::uuid[]) ORDER BY erased_at, memory_id',
-        [done.erased.map((e) => e.eventId)],
-      );
-      const summary = { agentId, memoryId, erased: done.erased, scrubbedMessages, log: log.rows.map((r) => ({ ...r, erased_at: r.erased_at.toISOString() })) };
-      if (a.json) io.out(`${JSON.stringify(summary, null, 2)}\n`);
-      else {
-        const derived = done.erased.length - 1;
-        io.out(`memory ${memoryId} of ${agentId} erased by ${operator}${derived > 0 ? `, with ${derived} consolidated memor${derived === 1 ? 'y' : 'ies'} derived from it` : ''}.\n`);
-        for (const r of log.rows) {
-          io.out(`  ${r.memory_id}: ${r.scrubbed ? `content removed (${r.versions} version snapshot${r.versions === 1 ? '' : 's'})` : 'already erased'}${r.released.length > 0 ? `; ${r.released.length} original(s) back in recall` : ''}\n`);
-        }
-        io.out(`  key destroyed: ${done.erased.filter((e) => e.keyDestroyed).length} of ${done.erased.length}; ingress/dead-letter messages deleted: ${scrubbedMessages}\n`);
-      }
-      return 0;
-    } finally {
-      await pool.end();
+      io.out(`  key destroyed: ${done.erased.filter((e) => e.keyDestroyed).length} of ${done.erased.length}; ingress/dead-letter messages deleted: ${scrubbedMessages}\n`);
     }
-  } finally {
-    await nc.close();
-  }
+    return 0;
+  });
 }

@@ -1,6 +1,6 @@
 /** `farmbrain optimize [--dry-run] [--json]`: the gateway's POST /v1/optimize, as a table. */
 import type { CliConfig } from '../config.js';
-import { CliError } from '../errors.js';
+import { GatewayHttp } from '../gatewayHttp.js';
 import { palette, type Palette } from '../output.js';
 import type { OptimizeArgs, Io } from '../program.js';
 import { table } from '../table.js';
@@ -44,32 +44,7 @@ export function renderOptimize(r: OptimizeAnswer, c: Palette): string {
 
 export async function optimizeCommand(a: OptimizeArgs, cfg: CliConfig, io: Io, fetchImpl: typeof fetch = fetch): Promise<number> {
   const base = a.gateway ?? cfg.gatewayUrl;
-  let res: Response;
-  try {
-    res = await fetchImpl(`${base}/v1/optimize`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ dryRun: a.dryRun, ...(a.steps ? { steps: a.steps } : {}) }),
-      signal: AbortSignal.timeout(a.timeoutMs),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? ((err as Error).name === 'TimeoutError' ? `no answer within ${a.timeoutMs} ms` : (cause?.message ?? (err as Error).message));
-    throw new CliError('SERVICE_UNAVAILABLE', `the gateway does not answer at ${base} (${why}): start the stack (farmbrain start), or point --gateway or FB_GATEWAY_URL at a running gateway`);
-  }
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    if (e?.code) throw new CliError(e.code, e.message ?? `POST /v1/optimize: ${res.status}`);
-    throw new CliError('SERVICE_UNAVAILABLE', `POST ${base}/v1/optimize answered ${res.status} ${text.slice(0, 200)}: is that a farmbrain gateway (with optimize)?`);
-  }
-  const r = json as OptimizeAnswer;
+  const r = await new GatewayHttp(base, fetchImpl, a.timeoutMs).request<OptimizeAnswer>('POST', '/v1/optimize', { dryRun: a.dryRun, ...(a.steps ? { steps: a.steps } : {}) });
   io.out(a.json ? `${JSON.stringify(r, null, 2)}\n` : renderOptimize(r, palette(!a.json && cfg.color(Boolean(process.stdout.isTTY)))));
   return r.steps.some((s) => s.refused.length > 0) ? 1 : 0;
 }
