@@ -2,6 +2,9 @@ import protobuf from 'protobufjs/minimal.js';
 import { farmbrain } from './gen/farmbrain.js';
 import type {
   Action,
+  AlertMetric,
+  AlertSeverity,
+  AlertState,
   AgentStatus,
   EventMeta,
   EventType,
@@ -67,6 +70,7 @@ const CASE_OF: Record<EventType, string> = {
   memories_consolidated: 'memoriesConsolidated',
   agent_restored: 'agentRestored',
   memory_erased: 'memoryErased',
+  alert_changed: 'alertChanged',
 };
 const TYPE_OF: Record<string, EventType> = Object.fromEntries(
   Object.entries(CASE_OF).map(([t, c]) => [c, t as EventType]),
@@ -121,6 +125,10 @@ function payloadToPb(e: FarmEvent): Record<string, unknown> {
     case 'agent_restored':
     case 'memory_erased':
       return { ...e.data };
+    case 'alert_changed': {
+      const { firedAt, ...rest } = e.data;
+      return { ...rest, firedAtMs: firedAt };
+    }
   }
 }
 
@@ -265,6 +273,7 @@ export function fromProto(m: farmbrain.v1.Event): FarmEvent {
             tier: (h.tier ?? '') as MemoryTier,
           })),
           embeddingModel: p.embeddingModel ?? '',
+          latencyMs: p.latencyMs ?? 0,
         },
       };
     }
@@ -306,6 +315,18 @@ export function fromProto(m: farmbrain.v1.Event): FarmEvent {
     case 'memory_erased': {
       const p = m.memoryErased!;
       return { ...meta, type, data: { memoryId: p.memoryId ?? '', reason: p.reason ?? '', operator: p.operator ?? '' } };
+    }
+    case 'alert_changed': {
+      const p = m.alertChanged!;
+      return {
+        ...meta,
+        type,
+        data: {
+          alertId: p.alertId ?? '', rule: p.rule ?? '', metric: (p.metric ?? '') as AlertMetric, state: (p.state ?? '') as AlertState,
+          severity: (p.severity ?? '') as AlertSeverity, subject: p.subject ?? '', value: p.value ?? 0, threshold: p.threshold ?? 0,
+          message: p.message ?? '', firedAt: Number(p.firedAtMs ?? 0),
+        },
+      };
     }
   }
 }

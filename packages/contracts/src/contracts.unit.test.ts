@@ -29,7 +29,7 @@ const samples: FarmEvent[] = [
   { ...meta(), type: 'checkpoint_saved', data: { label: 'x', state: new Uint8Array([0, 1, 255]) } },
   { ...meta(), type: 'memory_stored', data: { memoryId: 'm', kind: 'lesson', text: 't', tags: ['a'], importance: 0.5, embedding: [0.5, 0.25], scope: 'team', scopeId: 'red', expiresAt: 1_800_000_000_000, sourceEventIds: ['e'], situation: [1], embeddingModel: 'client' } },
   { ...meta(), type: 'memory_updated', data: { memoryId: 'm', text: 'new', tags: [], replaceTags: true, importance: 0.9, embedding: [], expiresAt: 0, embeddingModel: '' } },
-  { ...meta(), type: 'memory_recalled', data: { queryText: 'btc breakout', queryVector: [0.5], filters: { kinds: ['lesson'] }, k: 5, hits: [{ memoryId: 'm', version: 2, score: 0.25, tier: 'hot' }], embeddingModel: 'farmbrain/hash-v1' } },
+  { ...meta(), type: 'memory_recalled', data: { queryText: 'btc breakout', queryVector: [0.5], filters: { kinds: ['lesson'] }, k: 5, hits: [{ memoryId: 'm', version: 2, score: 0.25, tier: 'hot' }], embeddingModel: 'farmbrain/hash-v1', latencyMs: 4.25 } },
   { ...meta(), type: 'memory_forgotten', data: { memoryId: 'm', reason: 'stale' } },
   { ...meta(), type: 'agent_state_changed', data: { status: 'paused', reason: 'risk', config: { max: 1 } } },
 ];

@@ -15,12 +15,13 @@ export const PAYLOAD_DEFAULTS = {
   memory_updated: { tags: [], replaceTags: false, embedding: [], embeddingModel: '' },
   memory_forgotten: { reason: '' },
   agent_state_changed: { reason: '' },
-  memory_recalled: { queryText: '', queryVector: [], filters: {}, hits: [], embeddingModel: '' },
+  memory_recalled: { queryText: '', queryVector: [], filters: {}, hits: [], embeddingModel: '', latencyMs: 0 },
   records_moved: { dayMs: 0, recordIds: [], policy: '', reason: '' },
   legal_hold_changed: { recordIds: [], reason: '', operator: '' },
   memories_consolidated: { representativeId: '', method: 'representative', reason: '' },
   agent_restored: { reason: '', operator: '' },
   memory_erased: { reason: '', operator: '' },
+  alert_changed: { message: '' },
 } as const satisfies { [T in EventType]: Partial<EventPayloads[T]> };
 
 type Defaulted<T extends EventType> = keyof (typeof PAYLOAD_DEFAULTS)[T] & keyof EventPayloads[T];

@@ -129,6 +129,8 @@ export interface MemoryRecalled {
   hits: RecalledMemory[];
   /** Model the query was embedded with ('' = no vector search). */
   embeddingModel: string;
+  /** How long the recall took to serve, ms, as measured by the server that served it (0 = not measured). */
+  latencyMs: number;
 }
 
 export interface AgentStateChanged {
@@ -196,6 +198,45 @@ export interface MemoryErased {
   operator: string;
 }
 
+export const ALERT_STATES = ['firing', 'resolved'] as const;
+export type AlertState = (typeof ALERT_STATES)[number];
+
+export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+/** The metrics alert rules watch (see the analytics service's alert rules). */
+export const ALERT_METRICS = ['consumer_lag', 'dead_letter_rate', 'tier_size', 'win_rate_drop', 'projection_errors', 'recall_p95'] as const;
+export type AlertMetric = (typeof ALERT_METRICS)[number];
+
+/**
+ * The agent id under which events about the whole deployment rather than one agent are published (a
+ * fleet-wide alert). It is a valid agent id; tiering does not apply alert_changed, so it never shows as an agent.
+ */
+export const FLEET_AGENT_ID = '_fleet';
+
+/**
+ * An alert rule started firing, or stopped (published by the analytics service's evaluator, never by agents).
+ * The event's agentId is the agent the alert is about, or FLEET_AGENT_ID. A firing and its resolution share `alertId`.
+ */
+export interface AlertChanged {
+  /** One firing: derived from rule, subject and firedAt, the same in its `resolved` event. */
+  alertId: string;
+  /** The rule's name in the configuration. */
+  rule: string;
+  metric: AlertMetric;
+  state: AlertState;
+  severity: AlertSeverity;
+  /** What the alert is about: `fleet`, an agent id, a projection, a tier. */
+  subject: string;
+  /** The metric's value when the state changed. */
+  value: number;
+  threshold: number;
+  /** For people: what is wrong and what to look at. */
+  message: string;
+  /** Epoch ms this firing began (in the resolved event too). */
+  firedAt: number;
+}
+
 export interface EventPayloads {
   agent_registered: AgentRegistered;
   decision_made: DecisionMade;
@@ -212,6 +253,7 @@ export interface EventPayloads {
   memories_consolidated: MemoriesConsolidated;
   agent_restored: AgentRestored;
   memory_erased: MemoryErased;
+  alert_changed: AlertChanged;
 }
 
 export type EventType = keyof EventPayloads;
@@ -231,13 +273,14 @@ export const EVENT_TYPES = [
   'memories_consolidated',
   'agent_restored',
   'memory_erased',
+  'alert_changed',
 ] as const satisfies readonly EventType[];
 
 /**
  * Event types only farmbrain's own components publish (the lifecycle scheduler,
  * operator actions): the agent-facing write paths (HTTP, MCP, the SDK) refuse them.
  */
-export const SYSTEM_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(['records_moved', 'legal_hold_changed', 'memories_consolidated', 'memory_erased']);
+export const SYSTEM_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(['records_moved', 'legal_hold_changed', 'memories_consolidated', 'memory_erased', 'alert_changed']);
 
 export interface EventMeta {
   /** UUIDv7. */

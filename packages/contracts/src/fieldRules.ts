@@ -1,5 +1,8 @@
 import {
   ACTIONS,
+  ALERT_METRICS,
+  ALERT_SEVERITIES,
+  ALERT_STATES,
   AGENT_STATUSES,
   MEMORY_KINDS,
   MEMORY_TIERS,
@@ -331,6 +334,7 @@ export const PAYLOAD_RULES = {
       },
     },
     embeddingModel: model(),
+    latencyMs: { kind: 'number', min: 0, max: 3_600_000 },
   },
   records_moved: {
     kind: { kind: 'enum', values: RECORD_KINDS },
@@ -365,6 +369,18 @@ export const PAYLOAD_RULES = {
     memoryId: id({ required: true }),
     reason: text(),
     operator: id(),
+  },
+  alert_changed: {
+    alertId: id({ required: true }),
+    rule: id({ required: true }),
+    metric: { kind: 'enum', values: ALERT_METRICS },
+    state: { kind: 'enum', values: ALERT_STATES },
+    severity: { kind: 'enum', values: ALERT_SEVERITIES },
+    subject: id({ required: true }),
+    value: { kind: 'number' },
+    threshold: { kind: 'number' },
+    message: text(),
+    firedAt: { kind: 'time' },
   },
 } as const satisfies { [T in EventType]: RulesOf<EventPayloads[T]> };
 

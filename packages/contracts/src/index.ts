@@ -10,6 +10,10 @@ export {
   RECORD_KINDS,
   TIERS,
   SYSTEM_EVENT_TYPES,
+  ALERT_METRICS,
+  ALERT_SEVERITIES,
+  ALERT_STATES,
+  FLEET_AGENT_ID,
 } from './events.js';
 export type {
   Action,
@@ -37,6 +41,10 @@ export type {
   MemoriesConsolidated,
   AgentRestored,
   MemoryErased,
+  AlertChanged,
+  AlertMetric,
+  AlertSeverity,
+  AlertState,
   EventPayloads,
   EventType,
   EventMeta,

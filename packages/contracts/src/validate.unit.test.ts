@@ -42,12 +42,13 @@ const PAYLOADS: { [T in EventType]: EventPayloads[T] } = {
   memory_updated: { memoryId: 'm', text: 'new', tags: ['b'], replaceTags: true, importance: 0.9, embedding: [0.5], expiresAt: 0, embeddingModel: 'client', sealed: new Uint8Array([3]) },
   memory_forgotten: { memoryId: 'm', reason: 'stale' },
   agent_state_changed: { status: 'paused', reason: 'risk', config: { max: 1 } },
-  memory_recalled: { queryText: 'btc breakout', queryVector: [0.5], filters: { kinds: ['lesson'] }, k: 5, hits: [{ memoryId: 'm', version: 2, score: 0.25, tier: 'hot' }], embeddingModel: 'farmbrain/hash-v1' },
+  memory_recalled: { queryText: 'btc breakout', queryVector: [0.5], filters: { kinds: ['lesson'] }, k: 5, hits: [{ memoryId: 'm', version: 2, score: 0.25, tier: 'hot' }], embeddingModel: 'farmbrain/hash-v1', latencyMs: 4.25 },
   records_moved: { kind: 'decision', fromTier: 'warm', toTier: 'cold', dayMs: 1_699_920_000_000, recordIds: ['r'], policy: 'decision.coldAfterDays', reason: 'older than 7 days' },
   legal_hold_changed: { held: true, recordIds: ['r'], reason: 'audit 42', operator: 'ops' },
   memories_consolidated: { canonicalMemoryId: 'c', mergedIds: ['m1', 'm2'], text: 'lesson', representativeId: 'm1', method: 'representative', similarityThreshold: 0.9, reason: '2 near-duplicates' },
   agent_restored: { checkpointId: 'cp', reason: 'bad run', operator: 'ops' },
   memory_erased: { memoryId: 'm', reason: 'data subject request', operator: 'ops' },
+  alert_changed: { alertId: 'a1', rule: 'lag', metric: 'consumer_lag', state: 'firing', severity: 'warning', subject: 'tiering.v1', value: 5000, threshold: 1000, message: 'tiering is behind', firedAt: 1_700_000_000_000 },
 };
 
 const sample = <T extends EventType>(type: T, data: Record<string, unknown> = {}, envelope: Record<string, unknown> = {}): FarmEvent =>

@@ -1,4 +1,4 @@
-import type { EventLimits } from '@farmbrain/contracts';
+import { EVENT_TYPES, type EventLimits, type EventType } from '@farmbrain/contracts';
 import { EmbeddingsRefusedError, failureKind, type Embedder, type Logger, type MemoryKeys, type Pool } from '@farmbrain/platform';
 import { newProjectionStats, type Projection, type ProjectionStats, type SeqEvent } from '@farmbrain/projection';
 import { readAgentViews, type HotView } from '@farmbrain/store';
@@ -36,6 +36,9 @@ export interface TieringStats extends ProjectionStats {
   hydrated: number;
 }
 
+/** Every type but alerts: those are the analytics service's (and would make `_fleet` an agent here). */
+const TIERING_TYPES: ReadonlySet<EventType> = new Set(EVENT_TYPES.filter((t) => t !== 'alert_changed'));
+
 export const newTieringStats = (): TieringStats => ({ ...newProjectionStats(), hydrated: 0 });
 
 /** What a partition's worker knows about Redis. */
@@ -71,6 +74,7 @@ interface HotState {
 export function tieringProjection({ pool, hot, log, name, embedder, limits, partitions, onHotLost, keys, stats = newTieringStats(), lifecycle = { namespace: '' } }: TieringDeps): Projection<HotState, ComputedEmbeddings> {
   return {
     name,
+    handles: TIERING_TYPES,
     keyedByRow: KEYED_BY_ROW,
     ...(limits ? { limits } : {}),
     async open(partition) {

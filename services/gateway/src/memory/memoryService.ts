@@ -315,7 +315,7 @@ export class MemoryService implements MemoryApi {
       if (!doc) continue; // forgotten between search and fetch
       hits.push({ memory: doc.view, score: r.score, parts: r.parts, tier: doc.tier });
     }
-    const recallId = await this.#record(agentId, req, query, model, k, hits);
+    const recallId = await this.#record(agentId, req, query, model, k, hits, performance.now() - t0);
     return { recallId, hits, embeddingModel: model, tookMs: Math.round((performance.now() - t0) * 100) / 100, ...(warnings.length ? { warnings } : {}) };
   }
 
@@ -407,7 +407,7 @@ export class MemoryService implements MemoryApi {
   }
 
   /** Records the recall on the log (provenance) before answering: what was asked, what came back. */
-  async #record(agentId: string, req: RecallRequest, query: string, model: string, k: number, hits: readonly RecallHit[]): Promise<string> {
+  async #record(agentId: string, req: RecallRequest, query: string, model: string, k: number, hits: readonly RecallHit[], latencyMs: number): Promise<string> {
     const filters: Record<string, unknown> = {};
     for (const f of ['scopes', 'kinds', 'tags', 'anyTags', 'since', 'until', 'minImportance', 'weights'] as const) if (req[f] !== undefined) filters[f] = req[f];
     const [event] = this.d.writer.toEvents([{
@@ -421,6 +421,8 @@ export class MemoryService implements MemoryApi {
         k,
         hits: hits.map((h) => ({ memoryId: h.memory.memoryId, version: h.memory.version, score: h.score, tier: h.tier })),
         embeddingModel: model,
+        // Until the answer was ready (the publish of this event aside): the recall latency analytics rolls up.
+        latencyMs: Math.round(latencyMs * 100) / 100,
       },
     }]);
     await this.d.writer.publish([event!]);
