@@ -11,6 +11,7 @@
 //   npm run bench -- recall --memories 50000 --agents 10
 //   npm run bench -- pipeline                       (pipeline only)
 //   npm run bench -- lifecycle                      (lifecycle only: cold compression, reads by tier, storage growth; bench/lifecycle.mjs)
+//   npm run bench -- dashboard                      (dashboard only: first meaningful paint, SSE fan-out to 100 clients; bench/dashboard.mjs)
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,6 +20,7 @@ import { FarmbrainAgent } from '../packages/sdk/dist/index.js';
 import { makeEvent, TestStack, waitFor } from '../packages/testing/dist/index.js';
 import { recallArgs, runRecallBench } from './recall.mjs';
 import { lifecycleArgs, runLifecycleBench } from './lifecycle.mjs';
+import { dashboardArgs, runDashboardBench } from './dashboard.mjs';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
@@ -148,7 +150,7 @@ async function pipelineBench() {
 }
 
 const args = process.argv.slice(2);
-const mode = ['recall', 'pipeline', 'lifecycle'].includes(args[0]) ? args[0] : 'all';
+const mode = ['recall', 'pipeline', 'lifecycle', 'dashboard'].includes(args[0]) ? args[0] : 'all';
 const result = { at: new Date().toISOString(), node: process.version, cores: cpus().length };
 const write = () => {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -164,6 +166,12 @@ try {
     console.log('');
     printTable(rows);
   }
+  if (mode === 'all' || mode === 'dashboard') {
+    const { rows, ...dashboard } = await runDashboardBench(dashboardArgs(args));
+    result.dashboard = dashboard;
+    console.log('');
+    printTable(rows);
+  }
   if (mode === 'all' || mode === 'recall') {
     const { rows, ...recall } = await runRecallBench(recallArgs(args));
     result.recall = recall;
@@ -172,5 +180,5 @@ try {
   }
 } finally {
   // The pipeline's results are kept even when the recall part fails.
-  if (result.raw || result.recall || result.lifecycle) write();
+  if (result.raw || result.recall || result.lifecycle || result.dashboard) write();
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `farmbrain`: the operator CLI. See apps/cli/README.md. */
 import { exportCommand, importCommand } from './commands/agentFile.js';
+import { analyticsRebuildCommand } from './commands/analytics.js';
 import { backupCommand, restoreCommand } from './commands/backup.js';
 import { dlqListCommand, dlqReplayCommand, dlqShowCommand } from './commands/dlq.js';
 import { demoCommand } from './commands/demo.js';
@@ -32,6 +33,7 @@ const handlers: Handlers = {
   optimize: (a) => optimizeCommand(a, cfg, io),
   erase: (agentId, memoryId, a) => eraseCommand(agentId, memoryId, a, cfg, io),
   consolidate: (agentId, a) => consolidateCommand(agentId, a, cfg, io),
+  analyticsRebuild: (a) => analyticsRebuildCommand(a, cfg, io),
 };
 
 const argv = process.argv.slice(2);

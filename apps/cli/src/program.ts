@@ -47,6 +47,7 @@ export interface ExportArgs { out: string | undefined; json: boolean }
 export interface ImportArgs { merge: boolean; timeoutMs: number; json: boolean }
 export interface EraseArgs { reason: string; operator: string | undefined; timeoutMs: number; json: boolean }
 export interface ConsolidateArgs { dryRun: boolean; threshold: number | undefined; minTagOverlap: number | undefined; timeoutMs: number; gateway: string | undefined; json: boolean }
+export interface AnalyticsRebuildArgs { timeoutMs: number; json: boolean }
 export interface OptimizeArgs { dryRun: boolean; steps: string[] | undefined; timeoutMs: number; gateway: string | undefined; json: boolean }
 
 /** What each command does; each resolves with its exit code. */
@@ -67,6 +68,7 @@ export interface Handlers {
   optimize(a: OptimizeArgs): Promise<number>;
   erase(agentId: string, memoryId: string, a: EraseArgs): Promise<number>;
   consolidate(agentId: string, a: ConsolidateArgs): Promise<number>;
+  analyticsRebuild(a: AnalyticsRebuildArgs): Promise<number>;
 }
 
 export interface Io {
@@ -139,7 +141,7 @@ Environment:
 `;
 
 const START_HELP = `
-Starts the farmbrain services (tiering, ingest, archive, gateway) and a demo fleet of
+Starts the farmbrain services (tiering, ingest, archive, analytics, gateway) and a demo fleet of
 simulated trading agents. NATS, Redis and Postgres must already be running.
 A service that exits is restarted (after 0.5 s, 1 s, 2 s … up to 30 s);
 Ctrl-C stops everything.
@@ -152,7 +154,7 @@ ${ENVIRONMENT}  FB_TIERING_INSTANCES, FB_INGEST_INSTANCES, FB_ARCHIVE_INSTANCES 
   FB_DEMO_TICK_MS, FB_DEMO_SEED      demo fleet speed (default 500) and seed (default 42)
 
 Each instance gets FB_INSTANCE_ID=<service>-<i>. Instance 0 keeps its ops port
-(FB_<SERVICE>_OPS_PORT, FB_OPS_PORT, else 8081 ingest, 8082 tiering); the others
+(FB_<SERVICE>_OPS_PORT, FB_OPS_PORT, else 8081 ingest, 8082 tiering, 8083 archive, 8084 analytics); the others
 take a free port, printed when they listen.
 
 Everything is kept in the namespace across runs (the demo's agents recall what
@@ -237,6 +239,16 @@ export function buildProgram(h: Handlers, io: Io): { program: Command; code: () 
     .option('--json', 'one JSON document')
     .action(async (v: string, o: { timeout: number; json?: boolean }) => {
       done(await h.drop(v, { timeoutMs: o.timeout, json: Boolean(o.json) }));
+    });
+
+  const analytics = program.command('analytics').description('the analytics projection (rollups, alerts)');
+  analytics.command('rebuild')
+    .description('empty the analytics projection so that the analytics service replays the whole log at its next start')
+    .addOption(new Option('--timeout <ms>', 'how long to wait for stopped analytics instances to hand their leases back').argParser(integer('--timeout', 0, 600_000)).default(15_000))
+    .option('--json', 'one JSON document')
+    .addHelpText('after', '\nStop the analytics service first (it refuses while an instance runs), then start it again: it rebuilds every rollup\nfrom the log (drops <namespace>_analytics and the analytics_v1 durables; tier samples, which are not on the log, restart empty).\n')
+    .action(async (o: { timeout: number; json?: boolean }) => {
+      done(await h.analyticsRebuild({ timeoutMs: o.timeout, json: Boolean(o.json) }));
     });
 
   program.command('backup')

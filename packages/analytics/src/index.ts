@@ -1,1 +1,16 @@
-export {};
+export { ANALYTICS_PROJECTION, analyticsSchema, ANALYTICS_MIGRATIONS_DIR } from './schema.js';
+export { ANALYTICS_SCOPES, GRAINS, SAMPLED_TIERS } from './types.js';
+export type { Scope, Grain, RollupQuery, RollupBucket, LatencySummary, Calibration, CalibrationBin, Indicators, LearningVerdict, AgentSummary, TierPoint, SampledTier } from './types.js';
+export { GRAIN_MS, bucketOf, grainFor } from './buckets.js';
+export { LATENCY_BINS, latencyBin, latencyLo, latencyHi, quantile, latencySummary } from './histogram.js';
+export { CALIBRATION_BINS, calibrationBin, brierOf } from './calibration.js';
+export { accumulate, namedDecisions, agentsOf, keyString, columnOf, zeroCounters, COUNTERS, REAL_COUNTERS, REAL_COUNTER_LIST, ROLLUP_EVENT_TYPES } from './accumulate.js';
+export type { Accumulated, AgentFacts, Counter, Counters, DecisionFacts, Known, RealCounter, RollupKey } from './accumulate.js';
+export { ExactSum } from './exactSum.js';
+export { wilson, differenceBand, decisionQuality, learningProgress, memoryEfficiency, Z90, MIN_LEARNING_SAMPLES, BRIER_BASELINE } from './indicators.js';
+export { readRollups, rollupBucket } from './readRollups.js';
+export { readCalibration, calibrationOf } from './readCalibration.js';
+export { readIndicators } from './readIndicators.js';
+export { readAgentSummaries } from './readAgentSummaries.js';
+export { readTierSeries } from './readTierSeries.js';
+export * from './alerts/index.js';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { v7 as uuidv7, validate as uuidValidate, version as uuidVersion } from 'uuid';
+import { validate as uuidValidate, version as uuidVersion } from 'uuid';
 
-export const newEventId = (): string => uuidv7();
+// One generator for every producer, Node or browser (browser.ts holds it: it must not import node:crypto).
+export { newEventId } from './browser.js';
 
 /**
  * A UUIDv7 derived from a time and a seed, the same every time: what a

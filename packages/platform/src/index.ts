@@ -40,6 +40,7 @@ export { chatSummarizer, createSummarizer, loadSummaryConfig, SummaryRefusedErro
 export type { Summarizer, SummaryConfig } from './summarize/chatSummarizer.js';
 export { openBucket } from './bucket.js';
 export { MemoryKeys } from './keys/memoryKeys.js';
+export { publishEvent } from './publishEvent.js';
 export { eraseMemory } from './keys/eraseMemory.js';
 export type { EraseRequest, Erased } from './keys/eraseMemory.js';
 export { eraseEverywhere, planErasure, scrubIngress } from './keys/eraseEverywhere.js';

@@ -20,3 +20,5 @@ export { ProjectionRegistry, versionLocation, VERSION_PATTERN } from './registry
 export type { ProjectionVersion, ServiceVersions, VersionLocation } from './registry.js';
 export { VersionHost } from './versionHost.js';
 export type { HostedVersion, VersionHostOptions } from './versionHost.js';
+export { caughtUp, groupLag, readConsumerLags } from './consumerLag.js';
+export type { ConsumerGroupLag, GroupLag } from './consumerLag.js';

@@ -21,7 +21,7 @@ import {
   type Pool,
 } from '@farmbrain/platform';
 
-export type ServiceName = 'ingest' | 'tiering' | 'gateway' | 'archive';
+export type ServiceName = 'ingest' | 'tiering' | 'gateway' | 'archive' | 'analytics';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const entry = (s: ServiceName) => `${ROOT}services/${s}/dist/main.js`;
@@ -124,13 +124,14 @@ export class TestStack {
   /**
    * Starts a service process and waits until it is up (gateway: /readyz; others:
    * it logged that it runs, its partitions' takeovers done). `instance` names a
-   * further instance of the service (its FB_INSTANCE_ID, and the name to kill it by).
+   * further instance of the service (its FB_INSTANCE_ID, and the name to kill it by). The gateway gets a free
+   * port unless `env.FB_GATEWAY_PORT` names one (a restart on the port a browser page already talks to).
    */
   async start(service: ServiceName, env: Record<string, string> = {}, { instance }: { instance?: string } = {}): Promise<void> {
     const name = instance ?? service;
     const extra: Record<string, string> = { FB_INSTANCE_ID: name, ...env };
     if (service === 'gateway') {
-      const port = await freePort();
+      const port = env.FB_GATEWAY_PORT ? Number(env.FB_GATEWAY_PORT) : await freePort();
       extra.FB_GATEWAY_PORT = String(port);
       this.gatewayUrl = `http://127.0.0.1:${port}`;
     }
@@ -282,7 +283,8 @@ export class TestStack {
     }
     if (this.pool) {
       await this.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(this.names.pgSchema)} CASCADE`).catch(() => undefined);
-      // Versions of a projection (blue/green rebuilds) live in schemas named after the namespace.
+      // Versions of a projection (blue/green rebuilds), the archive (`<ns>_archive`) and analytics (`<ns>_analytics`)
+      // live in schemas named after the namespace; their durables went with the streams above.
       const versions = await this.pool.query<{ s: string }>(`SELECT nspname AS s FROM pg_namespace WHERE nspname LIKE $1`, [`${this.names.pgSchema.replace(/_/g, '\\_')}\\_%`]).catch(() => ({ rows: [] }));
       for (const { s } of versions.rows) await this.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch(() => undefined);
       await this.pool.end();

@@ -7,8 +7,11 @@ import { clientError, errorHandler, frameworkErrors, notFoundHandler } from './h
 import { rejectNonFinite } from './http/validation.js';
 import type { MemoryApi } from './memory/types.js';
 import { agentRoutes, type AgentReads } from './routes/agents.js';
+import { analyticsRoutes, type AnalyticsRoutesOptions } from './routes/analytics.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { deadLetterRoutes, type DeadLetters } from './routes/deadLetters.js';
 import { eventRoutes, type EventsIn } from './routes/events.js';
+import { feedRoutes, type LiveFeed } from './routes/feed.js';
 import { lifecycleRoutes, type RecordReads } from './routes/lifecycle.js';
 import { optimizeRoutes, type LifecycleOps } from './routes/optimize.js';
 import { mcpRoutes } from './routes/mcp.js';
@@ -32,6 +35,12 @@ export interface AppDeps {
   deadLetters: DeadLetters;
   /** Tier metrics and optimize runs (GET /v1/lifecycle/metrics, POST /v1/optimize); those routes are absent without it. */
   lifecycle?: LifecycleOps;
+  /** The analytics reads (GET /v1/analytics/*, /v1/alerts) and memory health; those routes are absent without it. */
+  analytics?: AnalyticsRoutesOptions;
+  /** The live feed (GET /v1/feed); absent without it. */
+  feed?: LiveFeed;
+  /** The built dashboard served at `/` (FB_DASHBOARD_DIR); not served without it. */
+  dashboardDir?: string;
   log: Logger;
   maxEventsPerRequest: number;
   bodyLimitBytes: number;
@@ -39,9 +48,9 @@ export interface AppDeps {
 
 /**
  * Builds the gateway (no listen): health, OpenAPI, reads across tiers, the HTTP write path, the memory API,
- * dead letters and MCP. Each area is an encapsulated plugin under routes/; what applies to every route
- * (error and not-found handlers, the non-finite check, OpenAPI collection) is set here, on the root,
- * before the plugins are registered, so each inherits it.
+ * dead letters, MCP, analytics, the live feed and the dashboard. Each area is an encapsulated plugin under
+ * routes/; what applies to every route (error and not-found handlers, the non-finite check, OpenAPI
+ * collection) is set here, on the root, before the plugins are registered, so each inherits it.
  */
 export async function buildApp(d: AppDeps) {
   const app = Fastify({
@@ -76,6 +85,10 @@ export async function buildApp(d: AppDeps) {
   await app.register(memoryRoutes, { memory: d.memory });
   await app.register(deadLetterRoutes, { deadLetters: d.deadLetters });
   await app.register(mcpRoutes, { memory: d.memory, log: d.log });
+  if (d.analytics) await app.register(analyticsRoutes, d.analytics);
+  if (d.feed) await app.register(feedRoutes, { feed: d.feed });
+  // Last: its catch-all GET answers only what no other route does (and leaves /v1, /docs, /mcp to the JSON 404).
+  if (d.dashboardDir !== undefined) await app.register(dashboardRoutes, { dir: d.dashboardDir });
 
   return app;
 }

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { EventLimits, ScopePolicy } from '@farmbrain/contracts';
 import { loadArchiveConfig, type ArchiveStoreConfig } from '@farmbrain/archive';
 import { loadLifecyclePolicy, type LifecyclePolicy } from '@farmbrain/lifecycle';
@@ -33,7 +34,14 @@ export interface GatewayConfig extends CommonConfig {
   lifecycle: LifecyclePolicy;
   /** FB_SUMMARY_*: an OpenAI-compatible chat endpoint that writes consolidated memories' summaries (unset: the most representative text is kept). */
   summary: SummaryConfig;
+  /** The built dashboard served at `/` (FB_DASHBOARD_DIR; default: the repository's apps/dashboard/dist/web). */
+  dashboardDir: string;
+  /** The live feed (GET /v1/feed): most clients at once, items kept for resuming clients, unsent bytes before a client is dropped. */
+  feed: { maxClients: number; bufferSize: number; maxBufferedBytes: number; heartbeatMs: number; metricsMs: number };
 }
+
+/** The dashboard's build output, from this file's place in the repository (services/gateway/dist/config.js). */
+const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../apps/dashboard/dist/web', import.meta.url));
 
 export function loadConfig(env: Env): GatewayConfig {
   const r = readers(env);
@@ -56,6 +64,14 @@ export function loadConfig(env: Env): GatewayConfig {
     archive: archiveOf(env),
     lifecycle: loadLifecyclePolicy(env),
     summary: loadSummaryConfig(env),
+    dashboardDir: r.str('FB_DASHBOARD_DIR', DEFAULT_DASHBOARD_DIR),
+    feed: {
+      maxClients: r.int('FB_FEED_MAX_CLIENTS', 200, 1, 100_000),
+      bufferSize: r.int('FB_FEED_BUFFER', 2000, 10, 1_000_000),
+      maxBufferedBytes: r.int('FB_FEED_MAX_BUFFERED_BYTES', 1024 * 1024, 16 * 1024),
+      heartbeatMs: r.int('FB_FEED_HEARTBEAT_MS', 15_000, 100, 3_600_000),
+      metricsMs: r.int('FB_FEED_METRICS_MS', 2000, 100, 3_600_000),
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
+import { analyticsSchema } from '@farmbrain/analytics';
 import { openArchiveStore } from '@farmbrain/archive';
 import { nextMove } from '@farmbrain/lifecycle';
 import { names as makeNames } from '@farmbrain/contracts';
@@ -21,6 +22,9 @@ import { ProjectionRegistry, type ProjectionVersion } from '@farmbrain/projectio
 import { IndexSync, VectorIndex } from '@farmbrain/recall';
 import { HotView } from '@farmbrain/store';
 import { buildApp } from './app.js';
+import { AnalyticsReads } from './analytics/analyticsReads.js';
+import { FeedHub } from './feed/feedHub.js';
+import { MemoryHealthReader } from './read/memoryHealth.js';
 import { following } from './live/following.js';
 import { LiveVersion } from './live/liveVersion.js';
 import { loadConfig } from './config.js';
@@ -94,6 +98,8 @@ async function main(): Promise<void> {
       stores: {
         // Records in the archive tier are read from the archive store; explain says what the policies do next.
         reads,
+        // Memory health of an agent (GET /v1/agents/:agentId/memory-health): this version's memories, read only.
+        health: new MemoryHealthReader(pool, agents),
         deadLetters: new DeadLetterStore({ pool, jsm: manager, js, names: n }),
         memory,
         // Tier metrics and optimize runs over this version (its schema and hot prefix); moves go on the log like the scheduler's.
@@ -114,12 +120,21 @@ async function main(): Promise<void> {
   };
   const live = new LiveVersion({ registry, service: 'tiering', firstVersion: cfg.projection, log, open: openStores });
   const first = await retryUntil('the live projection version', () => live.start(), { log, stopped: () => stopping });
+  // Analytics: the analytics service's schema (rollups, alerts); the routes say ANALYTICS_UNAVAILABLE until it has run.
+  const schema = analyticsSchema(n);
+  const analyticsPool = createPool(cfg.databaseUrl, schema, { max: 5, name: 'farmbrain-gateway-analytics', connectTimeoutMs: 2000 });
+  const analytics = new AnalyticsReads({ pool: analyticsPool, schema, jsm: manager, names: n, tierMetrics: () => live.stores.lifecycle.metrics() });
+  // The live feed: one ordered consumer on the events stream for every client.
+  const feed = new FeedHub({ js, jsm: manager, names: n, limits: cfg.limits, log: log.child({ component: 'feed' }), ...cfg.feed, metrics: () => analytics.snapshot() });
   const app = await buildApp({
     // The routes hold these: each use reads the live version's stores (a switch moves every later request).
     reads: following(() => live.stores.reads),
     deadLetters: following(() => live.stores.deadLetters),
     memory: following(() => live.stores.memory),
     lifecycle: following(() => live.stores.lifecycle),
+    analytics: { analytics, health: following(() => live.stores.health) },
+    feed,
+    dashboardDir: cfg.dashboardDir,
     writer,
     partitions: n.partitions,
     readiness: () => ({ ...monitor.health.readiness(), serving: { tiering: live.name ?? cfg.projection } }),
@@ -129,12 +144,16 @@ async function main(): Promise<void> {
   });
   onShutdown(log, async () => {
     stopping = true;
+    // The feed first: it ends the open event streams, which would otherwise hold the server open.
+    await feed.stop();
     await app.close();
+    await analyticsPool.end().catch(() => undefined);
     await live.stop();
     await monitor.close();
     await nc.drain().catch(() => undefined);
     await redis.quit().catch(() => undefined);
   });
+  feed.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   log.info({ address, namespace: n.namespace }, 'gateway listening');
   // The vector index loads while the gateway already answers (/readyz says memoryIndex: false, recall says SERVICE_UNAVAILABLE).

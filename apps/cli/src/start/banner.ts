@@ -17,7 +17,7 @@ export interface BannerInput {
 export function bannerFacts(b: BannerInput): Record<string, unknown> {
   const base = `http://${b.host}:${b.port}`;
   return {
-    msg: 'farmbrain is running', namespace: b.namespace, gateway: base, docs: `${base}/docs`, mcp: `${base}/mcp`,
+    msg: 'farmbrain is running', namespace: b.namespace, dashboard: `${base}/`, gateway: base, docs: `${base}/docs`, mcp: `${base}/mcp`,
     ops: Object.fromEntries(b.ops), demoAgents: b.fleet?.agents ?? null, scopes: b.scopeLabel,
   };
 }
@@ -45,6 +45,7 @@ export function bannerText(b: BannerInput, c: Palette): string {
     '',
     c.bold('  farmbrain is running') + c.dim(`  (namespace ${namespace}, kept across runs)`),
     '',
+    `  Dashboard  ${c.cyan(`${base}/`)}  (live feed, analytics, agents, tiers)`,
     `  Gateway    ${c.cyan(base)}`,
     `  API docs   ${c.cyan(`${base}/docs`)}`,
     `  MCP        ${c.cyan(`${base}/mcp`)}  (Streamable HTTP, stateless; the agent is the Fb-Agent-Id header)`,

@@ -1,11 +1,11 @@
 /**
  * Which processes `farmbrain start` runs: N instances of tiering, ingest and
- * the archive (they share the partitions through leases), one gateway. Pure.
+ * the archive (they share the partitions through leases), one analytics, one gateway. Pure.
  */
 import { SCALABLE, type Scalable } from '../config.js';
 import { UsageError } from '../errors.js';
 
-export type ServiceName = Scalable | 'gateway';
+export type ServiceName = Scalable | 'analytics' | 'gateway';
 
 export interface InstanceSpec {
   service: ServiceName;
@@ -38,9 +38,9 @@ export function parseInstances(text: string): Partial<Record<Scalable, number>> 
 
 /**
  * The processes to run, in start order: tiering first (its instance 0 applies
- * the migrations), then ingest, the archive, then the gateway. Instance 0 of a
+ * the migrations), then ingest, the archive, analytics, then the gateway. Instance 0 of a
  * service keeps the ops port the environment gives it (8081 ingest, 8082
- * tiering, 8083 archive by default); the others take any free port
+ * tiering, 8083 archive, 8084 analytics by default); the others take any free port
  * (FB_<SVC>_OPS_PORT=0), which the start output prints once they listen, so no
  * two instances collide.
  */
@@ -54,6 +54,7 @@ export function planInstances(counts: Record<Scalable, number>): InstanceSpec[] 
       out.push({ service, index: i, name: n === 1 ? service : `${service}-${i}`, instanceId: `${service}-${i}`, env });
     }
   }
+  out.push({ service: 'analytics', index: 0, name: 'analytics', instanceId: 'analytics-0', env: { FB_INSTANCE_ID: 'analytics-0' } });
   out.push({ service: 'gateway', index: 0, name: 'gateway', instanceId: 'gateway-0', env: { FB_INSTANCE_ID: 'gateway-0' } });
   return out;
 }

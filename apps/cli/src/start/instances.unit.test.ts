@@ -19,10 +19,11 @@ test('instances - one instance keeps the service name and its ops port; several 
     ['tiering', 'tiering-0', { FB_INSTANCE_ID: 'tiering-0' }],
     ['ingest', 'ingest-0', { FB_INSTANCE_ID: 'ingest-0' }],
     ['archive', 'archive-0', { FB_INSTANCE_ID: 'archive-0' }],
+    ['analytics', 'analytics-0', { FB_INSTANCE_ID: 'analytics-0' }],
     ['gateway', 'gateway-0', { FB_INSTANCE_ID: 'gateway-0' }],
   ]);
   const many = planInstances({ tiering: 2, ingest: 3, archive: 2 });
-  assert.deepEqual(many.map((s) => s.name), ['tiering-0', 'tiering-1', 'ingest-0', 'ingest-1', 'ingest-2', 'archive-0', 'archive-1', 'gateway']);
+  assert.deepEqual(many.map((s) => s.name), ['tiering-0', 'tiering-1', 'ingest-0', 'ingest-1', 'ingest-2', 'archive-0', 'archive-1', 'analytics', 'gateway']);
   assert.deepEqual(many[6]!.env, { FB_INSTANCE_ID: 'archive-1', FB_ARCHIVE_OPS_PORT: '0' });
   assert.deepEqual(many[1]!.env, { FB_INSTANCE_ID: 'tiering-1', FB_TIERING_OPS_PORT: '0' });
   assert.deepEqual(many[4]!.env, { FB_INSTANCE_ID: 'ingest-2', FB_INGEST_OPS_PORT: '0' });

@@ -5,7 +5,7 @@ import { connectNats, jetstreamManager } from '@farmbrain/platform';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Waits (up to timeoutMs) until ingest, tiering and the archive have consumed
+ * Waits (up to timeoutMs) until ingest, tiering, the archive and analytics have consumed
  * everything in their streams, so the last events the fleet flushed are
  * projected (and archived) before the services stop. Returns the messages still pending.
  */
@@ -17,7 +17,7 @@ export async function waitForPipeline(natsUrl: string, namespace: string, partit
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       let left = 0;
-      for (const [stream, group] of [[n.ingressStream, 'ingest_'], [n.eventsStream, 'tiering_'], [n.eventsStream, 'archive_']] as const) {
+      for (const [stream, group] of [[n.ingressStream, 'ingest_'], [n.eventsStream, 'tiering_'], [n.eventsStream, 'archive_'], [n.eventsStream, 'analytics_']] as const) {
         for await (const ci of jsm.consumers.list(stream)) {
           if (ci.name.startsWith(group)) left += ci.num_pending + ci.num_ack_pending;
         }

@@ -1,7 +1,7 @@
 /**
  * `farmbrain start`: checks that NATS, Redis and Postgres answer, starts
  * tiering (its first instance applies the migrations), the other tiering
- * instances, ingest, the archive and the gateway, waits until the gateway is ready, starts
+ * instances, ingest, the archive, analytics and the gateway, waits until the gateway is ready, starts
  * a demo fleet of trading agents in-process, and prints where to look.
  * Ctrl-C stops everything.
  *
@@ -55,7 +55,7 @@ function getStatus(host: string, port: number, path: string, timeoutMs = 1000): 
 /** Runs the stack until Ctrl-C (or a failure); resolves with the exit code once everything stopped. */
 export async function runStart(o: StartOptions, cfg: CliConfig, out: LineWriter, root: string): Promise<number> {
   const c = out.c;
-  checkBuilt(root, ['tiering', 'ingest', 'archive', 'gateway']);
+  checkBuilt(root, ['tiering', 'ingest', 'archive', 'analytics', 'gateway']);
   const common = cfg.common;
   await checkBackingServices({ nats: common.natsUrl, redis: common.redisUrl, postgres: common.databaseUrl }, cfg.explicitUrls, c);
 

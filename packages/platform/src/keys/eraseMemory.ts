@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { batchMessage, buildEnvelope, encodeEvent, HybridSequence, partitionOf, type Names } from '@farmbrain/contracts';
+import { buildEnvelope, HybridSequence, partitionOf, type Names } from '@farmbrain/contracts';
+import { publishEvent } from '../publishEvent.js';
 import type { MemoryKeys } from './memoryKeys.js';
 
 export interface EraseRequest {
@@ -30,7 +31,6 @@ export interface Erased {
 export async function eraseMemory({ js, names, keys }: { js: JetStreamClient; names: Names; keys: MemoryKeys }, r: EraseRequest, now = Date.now()): Promise<Erased> {
   const keyDestroyed = await keys.destroy(r.memoryId);
   const e = buildEnvelope({ agentId: r.agentId, type: 'memory_erased', data: { memoryId: r.memoryId, reason: r.reason, operator: r.operator } }, { seq: new HybridSequence(), now: () => now });
-  const { body, msgId } = batchMessage([{ event: e, bytes: encodeEvent(e) }]);
-  const ack = await js.publish(names.ingressSubject(r.agentId), body, { msgID: msgId });
+  const ack = await publishEvent(js, names, e);
   return { eventId: e.eventId, partition: partitionOf(r.agentId, names.partitions), ingressSeq: ack.seq, keyDestroyed };
 }

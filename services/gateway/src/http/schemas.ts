@@ -94,7 +94,7 @@ const ERROR_MEANING: Record<number, string> = {
   410: 'RECORD_DELETED: retention deleted the record (GET /v1/lifecycle/explain/{recordId} says when and why)',
   413: 'PAYLOAD_TOO_LARGE: the body is over FB_GATEWAY_BODY_LIMIT',
   500: 'INTERNAL: a bug; see the gateway log. BLOCK_CORRUPT: a cold or archive block does not match its checksum',
-  503: 'POSTGRES_UNAVAILABLE, REDIS_UNAVAILABLE, NATS_UNAVAILABLE, ARCHIVE_UNAVAILABLE, PUBLISH_FAILED, CONSISTENCY_TIMEOUT or SERVICE_UNAVAILABLE: retry shortly',
+  503: 'POSTGRES_UNAVAILABLE, REDIS_UNAVAILABLE, NATS_UNAVAILABLE, ARCHIVE_UNAVAILABLE, ANALYTICS_UNAVAILABLE (start the analytics service), FEED_FULL, PUBLISH_FAILED, CONSISTENCY_TIMEOUT or SERVICE_UNAVAILABLE: retry shortly',
 };
 
 /**

@@ -1,0 +1,10 @@
+export { DEFAULT_ALERT_INTERVAL_MS, DEFAULT_ALERT_RULES, DEFAULT_WEBHOOK, loadAlertConfig, parseAlertRules } from './alertConfig.js';
+export type { AlertConfig, AlertRule, WebhookConfig } from './alertConfig.js';
+export { alertIdOf, alertKey, alertMessage, emptyAlertBook, evaluateAlerts, resolutionIdOf } from './evaluateAlerts.js';
+export type { ActiveAlert, AlertBook, AlertTransition, MetricSample, RuleSamples } from './evaluateAlerts.js';
+export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from './signWebhook.js';
+export type { WebhookVerdict } from './signWebhook.js';
+export { retryDelayMs } from './retryDelay.js';
+export { readAlerts } from './readAlerts.js';
+export type { AlertQuery, AlertView } from './readAlerts.js';
+export { countProjectionDeadLetters, readLatestTierBytes, readRecallP95, readWinCounts } from './readAlertMetrics.js';
