@@ -2,10 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
 import { TestStack, waitFor } from '@farmbrain/testing';
 import { demoScopePolicy, startDemoFleet } from '@farmbrain/demo';
-import { foreignRequests, launchChromium, metricValue } from './browser.js';
+import { foreignRequests, launchChromium, metricValue, type Browser, type Page } from '@farmbrain/testing/browser';
 
 // The dashboard in Debian's Chromium against the real stack (ingest, tiering, analytics, gateway as processes)
 // with the demo fleet; screenshots of every tab go to test-artifacts/dashboard/.
@@ -74,7 +73,7 @@ test('overview: the figures are the API\'s, and nothing is fetched from anywhere
   await shows('lagTotal', async () => (await overview()).lag.total);
   await shows('recallP95', async () => (await overview()).recallLatency.p95);
   await shows('hotHitRatio', async () => (await overview()).indicators.memoryEfficiency.hotHitRatio);
-  await shows('activeAlerts', async () => (await overview()).alerts.length);
+  await shows('activeAlerts', async () => (await overview()).activeAlerts);
   assert.ok(((await overview()).agents as number) >= AGENTS, 'the fleet\'s agents are counted');
   await shot('overview');
   assert.deepEqual(foreign, [], 'the dashboard calls only the gateway');
@@ -97,17 +96,28 @@ test('agents: every agent\'s row matches the API; a decision drills down to what
   await page.locator('[data-testid="agent-detail"]').waitFor();
   const health = await api<{ totals: { memories: number } }>(`/v1/agents/${trader.agentId}/memory-health`);
   await shows('memories', async () => health.totals.memories, '[data-testid="agent-detail"]');
-  const decisions = await stack.all<{ decisionId?: string; eventId?: string; recallIds: string[]; memoryIds: string[] }>(`/v1/agents/${trader.agentId}/decisions`);
-  const cited = decisions.find((d) => d.recallIds.length > 0 || d.memoryIds.length > 0) ?? decisions[0]!;
-  const id = cited.decisionId ?? cited.eventId!;
-  const row = page.locator(`[data-testid="decision-row"][data-decision-id="${id}"]`);
+  // A decision that cites memories and recalls (the demo fleet's agents cite what they recalled).
+  const decisions = await stack.all<{ decisionId: string; recallIds: string[]; memoryIds: string[] }>(`/v1/agents/${trader.agentId}/decisions`);
+  const cited = decisions.find((d) => d.recallIds.length > 0 && d.memoryIds.length > 0);
+  assert.ok(cited, `${trader.agentId} has a decision citing both memories and recalls`);
+  const row = page.locator(`[data-testid="decision-row"][data-decision-id="${cited.decisionId}"]`);
   await row.scrollIntoViewIfNeeded();
   await row.click();
   const ctx = page.locator('[data-testid="decision-context"]');
   await ctx.waitFor();
-  const context = await api<Record<string, any>>(`/v1/agents/${trader.agentId}/decisions/${id}/context`);
-  const text = await ctx.innerText();
-  for (const m of (context.cited ?? context.citedMemories ?? []) as { memoryId: string }[]) assert.ok(text.includes(m.memoryId.slice(0, 8)), `the cited memory ${m.memoryId} is shown`);
+  const context = await api<{ recalls: { recallId: string; hits: { memoryId: string; version: number }[] }[]; citedMemories: { memoryId: string; version: number }[] }>(
+    `/v1/agents/${trader.agentId}/decisions/${cited.decisionId}/context`);
+  assert.ok(context.citedMemories.length > 0 && context.recalls.length > 0);
+  for (const m of context.citedMemories) {
+    const li = ctx.locator(`[data-memory-id="${m.memoryId}"]`).first();
+    await li.waitFor();
+    assert.ok((await li.innerText()).includes(`v${m.version}`), `the cited memory ${m.memoryId} shows the version it had then (v${m.version})`);
+  }
+  for (const r of context.recalls) {
+    const block = ctx.locator(`[data-recall-id="${r.recallId}"]`);
+    await block.waitFor();
+    assert.equal(await block.locator('[data-memory-id]').count(), r.hits.length, `recall ${r.recallId} shows its ${r.hits.length} hits`);
+  }
   await shot('agents');
 });
 
@@ -147,18 +157,16 @@ test('optimization: the dry run previews, one click optimizes, and the result sh
   assert.equal(p.status(), 200);
   assert.equal(JSON.parse(p.request().postData() ?? '{}').dryRun, true);
   await page.locator('[data-testid="optimize-result"]').waitFor();
-  page.once('dialog', (d) => void d.accept());
   const run = page.waitForResponse((res) => res.url().endsWith('/v1/optimize') && res.request().method() === 'POST' && JSON.parse(res.request().postData() ?? '{}').dryRun !== true, { timeout: 120_000 });
   await page.click('[data-testid="optimize-run"]');
-  const confirm = page.locator('[data-testid="optimize-confirm"]');
-  if (await confirm.isVisible().catch(() => false)) await confirm.click();
+  await page.click('[data-testid="optimize-confirm"]');
   const done = await run;
   assert.equal(done.status(), 200, await done.text());
-  const body = await done.json() as Record<string, any>;
+  const body = await done.json() as { dryRun: boolean; tiers: { tier: string; saved: number }[] };
+  assert.equal(body.dryRun, false, 'a real run, not the preview');
   await waitFor('the optimize result', async () => (await page.locator('[data-testid="optimize-result"]').getAttribute('data-run')) === 'done', 60_000, 200);
   const saved = await metricValue(page, 'savedBytes', '[data-testid="optimize-result"]');
-  assert.equal(typeof saved, 'number');
-  if (typeof body.savedBytes === 'number') assert.equal(saved, body.savedBytes);
+  assert.equal(saved, body.tiers.reduce((n, t) => n + t.saved, 0), 'the page shows what the run answered it saved');
   await shot('optimization');
 });
 
@@ -186,9 +194,13 @@ test('the hook serves cached data while the gateway is stopped and sends queued 
   await stack.start('gateway', { FB_GATEWAY_PORT: String(port) });
   await waitFor('the queue to flush', async () => (await metricValue(page, 'pendingWrites')) === 0, 60_000, 200);
   await stack.caughtUp();
-  const memories = await stack.all<{ text: string }>(`/v1/agents/${agentId}/memories`);
-  assert.equal(memories.filter((m) => m.text === note).length, 1, 'the first note, once');
-  assert.equal(memories.filter((m) => m.text === `${note} (second)`).length, 1, 'the second note, once');
+  const memories = await stack.all<{ text: string; memoryId: string; createdAt?: string }>(`/v1/agents/${agentId}/memories`);
+  const first = memories.filter((m) => m.text === note);
+  const second = memories.filter((m) => m.text === `${note} (second)`);
+  assert.equal(first.length, 1, 'the first note, once');
+  assert.equal(second.length, 1, 'the second note, once');
+  // In the order they were written: listings are newest first.
+  assert.ok(memories.indexOf(second[0]!) < memories.indexOf(first[0]!), 'the second note was applied after the first');
 });
 
 test('phone width and both themes read well (screenshots)', async () => {

@@ -37,8 +37,10 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
   stream_seq      bigint NOT NULL,
   -- The JSON body POSTed (fixed when the event is applied, so every try sends the same bytes).
   body            text NOT NULL,
-  status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+  -- skipped: never sent, the event was older than FB_ALERT_WEBHOOK_MAX_AGE_MS when applied (last_error says so).
+  status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed', 'skipped')),
   attempts        int NOT NULL DEFAULT 0,
+  -- When it is due; while a deliverer is POSTing it, the end of that try's claim (no other instance takes it before).
   next_attempt_at timestamptz NOT NULL DEFAULT now(),
   last_error      text,
   response_status int,
@@ -48,4 +50,4 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
 );
 
 CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (partition, next_attempt_at) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS alert_deliveries_alert ON alert_deliveries (alert_id);
+CREATE INDEX IF NOT EXISTS alert_deliveries_alert ON alert_deliveries (alert_id, stream_seq);

@@ -13,4 +13,7 @@ export { readCalibration, calibrationOf } from './readCalibration.js';
 export { readIndicators } from './readIndicators.js';
 export { readAgentSummaries } from './readAgentSummaries.js';
 export { readTierSeries } from './readTierSeries.js';
+export { readRecallLatency } from './readRecallLatency.js';
+export { DEFAULT_RETENTION, pruneTasks } from './retention.js';
+export type { PrunedTable, PruneTask, Retention } from './retention.js';
 export * from './alerts/index.js';

@@ -371,7 +371,8 @@ export const PAYLOAD_RULES = {
     operator: id(),
   },
   alert_changed: {
-    alertId: id({ required: true }),
+    // The alerts table keys alerts by uuid: an id that is not one would be dead-lettered by analytics, so ingest refuses it.
+    alertId: id({ required: true, format: 'uuidv7' }),
     rule: id({ required: true }),
     metric: { kind: 'enum', values: ALERT_METRICS },
     state: { kind: 'enum', values: ALERT_STATES },

@@ -48,7 +48,7 @@ const PAYLOADS: { [T in EventType]: EventPayloads[T] } = {
   memories_consolidated: { canonicalMemoryId: 'c', mergedIds: ['m1', 'm2'], text: 'lesson', representativeId: 'm1', method: 'representative', similarityThreshold: 0.9, reason: '2 near-duplicates' },
   agent_restored: { checkpointId: 'cp', reason: 'bad run', operator: 'ops' },
   memory_erased: { memoryId: 'm', reason: 'data subject request', operator: 'ops' },
-  alert_changed: { alertId: 'a1', rule: 'lag', metric: 'consumer_lag', state: 'firing', severity: 'warning', subject: 'tiering.v1', value: 5000, threshold: 1000, message: 'tiering is behind', firedAt: 1_700_000_000_000 },
+  alert_changed: { alertId: '018bcfe5-6800-7000-8000-000000000001', rule: 'lag', metric: 'consumer_lag', state: 'firing', severity: 'warning', subject: 'tiering_v1', value: 5000, threshold: 1000, message: 'tiering is behind', firedAt: 1_700_000_000_000 },
 };
 
 const sample = <T extends EventType>(type: T, data: Record<string, unknown> = {}, envelope: Record<string, unknown> = {}): FarmEvent =>
@@ -307,6 +307,9 @@ test('validateEvent - enums, required fields and the envelope keep their codes',
   assert.deepEqual(issuesOf(sample('decision_made', {}, { eventId: '' })), ['MISSING_FIELD:eventId']);
   assert.deepEqual(issuesOf(sample('decision_made', {}, { eventId: 'not-a-uuid' })), ['INVALID_FIELD:eventId']);
   assert.deepEqual(issuesOf(sample('decision_made', {}, { agentId: 'bad agent' })), ['INVALID_FIELD:agentId']);
+  // An alert id is a UUID (the alerts table's key): anything else is refused by ingest rather than dead-lettered by analytics.
+  assert.deepEqual(issuesOf(sample('alert_changed', { alertId: 'al-1' })), ['INVALID_FIELD:data.alertId']);
+  assert.deepEqual(issuesOf(sample('alert_changed', { alertId: '' })), ['MISSING_FIELD:data.alertId']);
   assert.deepEqual(issuesOf(sample('decision_made', {}, { schemaVersion: 2 })), ['UNSUPPORTED_SCHEMA:schemaVersion']);
   assert.deepEqual(issuesOf(sample('decision_made'), { ...ctx, subjectAgentId: 'other' }), ['AGENT_MISMATCH:agentId']);
   assert.deepEqual(issuesOf(sample('decision_made', {}, { agentId: 'bad agent' }), { ...ctx, subjectAgentId: 'other' }), ['INVALID_FIELD:agentId']);

@@ -28,6 +28,8 @@ export { DependencyUnavailableError, isConnectionFailure, sqlstateOf, failureKin
 export type { Dependency } from './failures.js';
 export { openNats } from './connections.js';
 export { retryUntil } from './retry.js';
+export { every } from './every.js';
+export type { Every, EveryOptions } from './every.js';
 export type { RetryOptions } from './retry.js';
 export { HealthMonitor } from './health.js';
 export type { Probe, HealthOptions, Readiness } from './health.js';

@@ -1,5 +1,5 @@
 export { AgentMemoryClient, DEFAULT_LIMITS } from './AgentMemoryClient.js';
-export type { AgentMemoryClientOptions, OnlineEvents } from './AgentMemoryClient.js';
+export type { AgentMemoryClientOptions, LockManagerLike, OnlineEvents, StorageChange, StorageEvents } from './AgentMemoryClient.js';
 export { AgentMemoryProvider } from './AgentMemoryProvider.js';
 export type { AgentMemoryProviderProps } from './AgentMemoryProvider.js';
 export { useAgentMemory, useAgentMemoryClient } from './useAgentMemory.js';

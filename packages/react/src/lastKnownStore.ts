@@ -1,6 +1,22 @@
 import type { StorageLike } from './memoryStorage.js';
 import type { AgentState, DecisionItem, MemoryItem, PendingWrite } from './types.js';
 
+/**
+ * A queued write some tab saw settled: acknowledged by the gateway, or refused (a 4xx, then
+ * `refused` says why). Kept a while (see LastKnownStore.writeDone) so that every tab sharing the
+ * queue knows the write is gone for good and does not put it back.
+ */
+export interface SettledWrite {
+  eventId: string;
+  /** When it was settled, epoch ms (the client's clock). */
+  at: number;
+  refused?: { code: string; message: string; status: number };
+}
+
+/** How long, and how many, settled writes are remembered (the gateway refuses events older than 7 days anyway). */
+export const SETTLED_KEEP_MS = 7 * 24 * 3600 * 1000;
+export const SETTLED_KEEP_MAX = 1000;
+
 /** The last answer the gateway gave for an agent, as kept in Storage. */
 export interface LastKnown {
   agent: AgentState | undefined;
@@ -21,8 +37,14 @@ export class LastKnownStore {
   constructor(private readonly storage: StorageLike, private readonly prefix: string) {}
 
   #agentKey = (agentId: string) => `${this.prefix}:v${LAYOUT}:agent:${agentId}`;
-  get #queueKey() {
+  /** The Storage key of the write queue (an array of PendingWrite, shared by every tab of the origin). */
+  get queueKey(): string {
     return `${this.prefix}:v${LAYOUT}:queue`;
+  }
+
+  /** The Storage key of the writes recently settled (an array of SettledWrite). */
+  get settledKey(): string {
+    return `${this.prefix}:v${LAYOUT}:settled`;
   }
 
   readAgent(agentId: string): LastKnown | undefined {
@@ -36,21 +58,35 @@ export class LastKnownStore {
   }
 
   readQueue(): PendingWrite[] {
-    const v = this.#read(this.#queueKey);
+    const v = this.#read(this.queueKey);
     return Array.isArray(v) ? v.filter((w): w is PendingWrite => typeof w?.eventId === 'string' && typeof w?.agentId === 'string' && typeof w?.text === 'string') : [];
   }
 
   /** false when Storage refused it (the queue then lives in memory only: a reload loses it). */
   writeQueue(q: readonly PendingWrite[]): boolean {
-    if (q.length === 0) {
-      try {
-        this.storage.removeItem(this.#queueKey);
-        return true;
-      } catch {
-        return false;
-      }
+    if (q.length === 0) return this.#remove(this.queueKey);
+    return this.#write(this.queueKey, q);
+  }
+
+  readSettled(): SettledWrite[] {
+    const v = this.#read(this.settledKey);
+    return Array.isArray(v) ? v.filter((d): d is SettledWrite => typeof d?.eventId === 'string' && typeof d?.at === 'number') : [];
+  }
+
+  /** Keeps the newest SETTLED_KEEP_MAX entries of the last SETTLED_KEEP_MS; false when Storage refused it. */
+  writeSettled(list: readonly SettledWrite[], now: number): boolean {
+    const kept = list.filter((d) => d.at > now - SETTLED_KEEP_MS).sort((a, b) => a.at - b.at).slice(-SETTLED_KEEP_MAX);
+    if (kept.length === 0) return this.#remove(this.settledKey);
+    return this.#write(this.settledKey, kept);
+  }
+
+  #remove(key: string): boolean {
+    try {
+      this.storage.removeItem(key);
+      return true;
+    } catch {
+      return false;
     }
-    return this.#write(this.#queueKey, q);
   }
 
   #read(key: string): unknown {

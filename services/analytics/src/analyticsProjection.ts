@@ -6,7 +6,7 @@ import { loadKnown, writeAccumulated } from './rollupStore.js';
 
 export interface AnalyticsProjectionDeps {
   /** Projects alert_changed events into the alerts table (and the delivery outbox), in the batch's transaction. */
-  applyAlerts(tx: PoolClient, events: readonly SeqEvent[], partition: number): Promise<void>;
+  applyAlerts(tx: PoolClient, events: readonly SeqEvent[], partition: number): Promise<unknown>;
   limits?: EventLimits;
 }
 

@@ -1,7 +1,7 @@
 import { loadRunnerConfig, type RunnerConfig } from '@farmbrain/projection';
 import { loadCommonConfig, loadEventLimits, loadOpsConfig, readers, type CommonConfig, type Env, type OpsConfig } from '@farmbrain/platform';
 import type { EventLimits } from '@farmbrain/contracts';
-import { loadAlertConfig, type AlertConfig } from '@farmbrain/analytics';
+import { DEFAULT_RETENTION, loadAlertConfig, type AlertConfig, type Retention } from '@farmbrain/analytics';
 
 export interface AnalyticsServiceConfig extends CommonConfig {
   /** Canonical messages applied per Postgres transaction and partition. */
@@ -18,6 +18,13 @@ export interface AnalyticsServiceConfig extends CommonConfig {
   tieringProjection: string;
   /** How often the owner of partition 0 samples tier sizes, ms (0: never). */
   tierSampleMs: number;
+  /**
+   * Days kept (0: forever) of minute-grain rollups (FB_ANALYTICS_MINUTE_RETENTION_DAYS), tier samples
+   * (FB_ANALYTICS_TIER_SAMPLE_RETENTION_DAYS) and decisions awaiting a close (FB_ANALYTICS_DECISION_RETENTION_DAYS).
+   */
+  retention: Retention;
+  /** How often each partition owner prunes its rows past retention, ms (FB_ANALYTICS_PRUNE_MS; 0: never), and rows per DELETE (FB_ANALYTICS_PRUNE_BATCH). */
+  prune: { intervalMs: number; batch: number };
   /** Alert rules, how often they are evaluated, and the webhook (FB_ALERTS, FB_ALERT_RULES[_FILE], FB_ALERT_WEBHOOK_*). */
   alerts: AlertConfig;
 }
@@ -33,6 +40,15 @@ export function loadConfig(env: Env): AnalyticsServiceConfig {
     drainTimeoutMs: r.int('FB_DRAIN_TIMEOUT_MS', 10_000, 100, 600_000),
     tieringProjection: r.str('FB_TIERING_PROJECTION', 'tiering.v1'),
     tierSampleMs: r.int('FB_ANALYTICS_TIER_SAMPLE_MS', 60_000, 0, 86_400_000),
+    retention: {
+      minuteDays: retentionDays(r, 'FB_ANALYTICS_MINUTE_RETENTION_DAYS', DEFAULT_RETENTION.minuteDays),
+      tierSampleDays: retentionDays(r, 'FB_ANALYTICS_TIER_SAMPLE_RETENTION_DAYS', DEFAULT_RETENTION.tierSampleDays),
+      decisionDays: retentionDays(r, 'FB_ANALYTICS_DECISION_RETENTION_DAYS', DEFAULT_RETENTION.decisionDays),
+    },
+    prune: { intervalMs: r.int('FB_ANALYTICS_PRUNE_MS', 600_000, 0, 86_400_000), batch: r.int('FB_ANALYTICS_PRUNE_BATCH', 5000, 1, 100_000) },
     alerts: loadAlertConfig(env),
   };
 }
+
+/** Whole days: 0 keeps forever, else at least a day (the indicators read minute buckets over windows of up to 6 h ending now). */
+const retentionDays = (r: ReturnType<typeof readers>, name: string, def: number): number => r.int(name, def, 0, 36_500);

@@ -20,7 +20,8 @@ import { newProjectionStats, openLeaseBucket, PartitionRunner, ProjectionRegistr
 import { MIGRATIONS_DIR } from '@farmbrain/store';
 import { analyticsProjection } from './analyticsProjection.js';
 import { loadConfig } from './config.js';
-import { startTierSampler } from './tierSampler.js';
+import { startRetention } from './rollupStore.js';
+import { schemaPools, startTierSampler } from './tierSampler.js';
 import { applyAlertEvents } from './alerts/applyAlertEvents.js';
 import { startAlerts } from './alerts/startAlerts.js';
 
@@ -50,7 +51,8 @@ async function main(): Promise<void> {
   const registry = await retryUntil('projection registry', () => ProjectionRegistry.open(nc, n), { log });
 
   const kit = newProjectionStats();
-  const projection = analyticsProjection({ limits: cfg.limits, applyAlerts: (tx, events, partition) => applyAlertEvents(tx, events, { partition, webhook: cfg.alerts.webhook ? { maxAgeMs: cfg.alerts.webhook.maxAgeMs } : undefined }),
+  const alertsLog = log.child({ component: 'alerts' });
+  const projection = analyticsProjection({ limits: cfg.limits, applyAlerts: (tx, events, partition) => applyAlertEvents(tx, events, { partition, log: alertsLog, webhook: cfg.alerts.webhook ? { maxAgeMs: cfg.alerts.webhook.maxAgeMs } : undefined }),
   });
   const group = consumerGroup(ANALYTICS_PROJECTION);
   const runner = new PartitionRunner({
@@ -60,14 +62,21 @@ async function main(): Promise<void> {
     open: (p, epoch) => projectionSession(projection, { pool, log, stats: kit }, p, epoch),
   });
   await retryUntil('joining the analytics instances', () => runner.start(), { log });
+  // The live tiering version's pool (tier sizes): one per schema, the pool of a version no longer live is closed.
+  const tieringPools = schemaPools((s) => createPool(cfg.databaseUrl, s, { max: 2, name: 'farmbrain-analytics-tiers' }));
   const sampler = startTierSampler({
-    pool, registry, tieringProjection: cfg.tieringProjection, databaseUrl: cfg.databaseUrl, redis, intervalMs: cfg.tierSampleMs,
+    pool, registry, tieringProjection: cfg.tieringProjection, poolFor: tieringPools.poolFor, redis, intervalMs: cfg.tierSampleMs,
     sampling: () => runner.leases.valid(0), log: log.child({ component: 'tiers' }),
+  });
+  // Each partition's owner prunes its own rows past retention (tier_samples: the owner of partition 0).
+  const retention = startRetention({
+    pool, retention: cfg.retention, intervalMs: cfg.prune.intervalMs, batch: cfg.prune.batch,
+    owned: () => runner.owned().filter((p) => runner.leases.valid(p)), owns: (p) => runner.leases.valid(p), log: log.child({ component: 'retention' }),
   });
   // The rules are evaluated by the owner of partition 0 (one evaluator); webhooks are delivered by each partition's owner.
   const alerts = startAlerts({
     config: cfg.alerts, pool, schema, js, jsm, names: n, registry, log,
-    owned: () => runner.owned(), leading: () => runner.leases.valid(0),
+    owned: () => runner.owned(), valid: (p) => runner.leases.valid(p), leading: () => runner.leases.valid(0),
   });
   log.info({ namespace: n.namespace, partitions: n.partitions, instance: cfg.runner.instanceId, schema, owned: runner.owned() }, 'analytics running');
   const timer = setInterval(() => log.info({ ...kit, owned: runner.owned() }, 'analytics stats'), 30_000).unref();
@@ -75,6 +84,8 @@ async function main(): Promise<void> {
     clearInterval(timer);
     await alerts.stop();
     await sampler.stop();
+    await retention.stop();
+    await tieringPools.close();
     // Drains each partition (the batch in hand commits and is acked) and hands the leases back.
     await runner.stop();
     ops?.close();

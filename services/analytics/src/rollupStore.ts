@@ -1,5 +1,8 @@
-import { COUNTERS, columnOf, REAL_COUNTERS, type Accumulated, type DecisionFacts, type Known, type RealCounter, type RollupKey } from '@farmbrain/analytics';
-import type { PoolClient } from '@farmbrain/platform';
+import {
+  COUNTERS, columnOf, pruneTasks, REAL_COUNTERS,
+  type Accumulated, type DecisionFacts, type Known, type PrunedTable, type PruneTask, type RealCounter, type Retention, type RollupKey,
+} from '@farmbrain/analytics';
+import type { Logger, Pool, PoolClient } from '@farmbrain/platform';
 
 /** What a batch needs from before it (its agents' teams, the decisions its closes name), read in its transaction. */
 export async function loadKnown(tx: PoolClient, agentIds: readonly string[], decisionIds: readonly string[]): Promise<Known> {
@@ -82,4 +85,95 @@ export async function writeAccumulated(tx: PoolClient, partition: number, acc: A
        ON CONFLICT (scope, scope_id, grain, bucket, partition, bin) DO UPDATE SET n = r.n + EXCLUDED.n`,
       [partition, ...keyColumns(l.map((x) => x.key)), l.map((x) => x.bin), l.map((x) => x.n)]);
   }
+}
+
+/** A task's rows: the partition's own rows older than the cutoff (tier_samples: every sample older than it). */
+function pruneWhere(task: PruneTask): { where: string; params: unknown[] } {
+  const before = new Date(task.before);
+  switch (task.table) {
+    case 'tier_samples':
+      return { where: 't < $1', params: [before] };
+    case 'analytics_decisions':
+      // Also bounded by the partition's newest decision, so that a replay of an old log keeps a decision for
+      // the closes that follow it within the retention in event time (least ignores the NULL of no decision).
+      return {
+        where: `partition = $1 AND occurred_at < least($2::timestamptz,
+          (SELECT max(occurred_at) FROM analytics_decisions WHERE partition = $1) - make_interval(secs => $3::float8 / 1000))`,
+        params: [task.partition, before, task.retentionMs ?? 0],
+      };
+    case 'rollups':
+    case 'rollup_calibration':
+    case 'rollup_latency':
+      return { where: "grain = 'minute' AND partition = $1 AND bucket < $2", params: [task.partition, before] };
+  }
+}
+
+/**
+ * Deletes at most `limit` of the rows a task names (every one is due, so which ones matters not) and says how
+ * many. Rows another transaction holds (an apply upserting a late event's bucket) are skipped, not waited for,
+ * so a prune never blocks the partition's batches nor deadlocks with them: the next run takes them.
+ */
+export async function pruneBatch(pool: Pool, task: PruneTask, limit: number): Promise<number> {
+  const { where, params } = pruneWhere(task);
+  const table: PrunedTable = task.table;
+  const r = await pool.query(
+    `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${where} LIMIT $${params.length + 1} FOR UPDATE SKIP LOCKED))`,
+    [...params, limit]);
+  return r.rowCount ?? 0;
+}
+
+export interface RetentionDeps {
+  /** The analytics schema's pool. */
+  pool: Pool;
+  retention: Retention;
+  /** How often the due rows are pruned, ms (0: never). */
+  intervalMs: number;
+  /** Rows per DELETE. */
+  batch: number;
+  /** The partitions this instance owns now; a prune stops between batches once one is no longer owned. */
+  owned: () => readonly number[];
+  owns: (partition: number) => boolean;
+  log: Logger;
+  now?: () => number;
+}
+
+/**
+ * Every `intervalMs`, deletes what `pruneTasks` says is due for the partitions this instance owns (its own
+ * rows only; tier_samples by the owner of partition 0), `batch` rows per statement until a statement deletes
+ * fewer. Each statement commits alone (short locks, no long transaction).
+ */
+export function startRetention(d: RetentionDeps): { stop(): Promise<void>; pruneNow(): Promise<number> } {
+  const now = d.now ?? Date.now;
+  let stopping = false;
+  const pruneNow = async (): Promise<number> => {
+    let deleted = 0;
+    for (const task of pruneTasks(now(), d.retention, d.owned())) {
+      const owner = task.partition ?? 0;
+      for (;;) {
+        if (stopping || !d.owns(owner)) return deleted;
+        const n = await pruneBatch(d.pool, task, d.batch);
+        deleted += n;
+        if (n < d.batch) break;
+      }
+    }
+    return deleted;
+  };
+  let running: Promise<unknown> | undefined;
+  const tick = () => {
+    if (running) return;
+    running = pruneNow()
+      .then((n) => { if (n > 0) d.log.info({ deleted: n }, 'analytics rows past their retention pruned'); })
+      .catch((err: unknown) => d.log.warn({ err }, 'analytics prune failed; the next interval retries'))
+      .finally(() => { running = undefined; });
+  };
+  const timer = d.intervalMs > 0 ? setInterval(tick, d.intervalMs) : undefined;
+  timer?.unref();
+  return {
+    pruneNow,
+    stop: async () => {
+      stopping = true;
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
 }

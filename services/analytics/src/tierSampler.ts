@@ -1,6 +1,6 @@
 import { SAMPLED_TIERS } from '@farmbrain/analytics';
 import { readTierMetrics } from '@farmbrain/lifecycle';
-import { createPool, type createRedis, type Logger, type Pool } from '@farmbrain/platform';
+import type { createRedis, Logger, Pool } from '@farmbrain/platform';
 import type { ProjectionRegistry } from '@farmbrain/projection';
 
 
@@ -10,7 +10,8 @@ export interface TierSamplerDeps {
   registry: ProjectionRegistry;
   /** tiering's first version (the registry's default live one). */
   tieringProjection: string;
-  databaseUrl: string;
+  /** A pool on a tiering version's schema, from the composition root (schemaPools: it keeps the live one's only). */
+  poolFor: (schema: string) => Pool;
   redis: ReturnType<typeof createRedis>;
   intervalMs: number;
   /** Whether this instance samples now (the owner of partition 0: one sampler in the deployment). */
@@ -25,18 +26,12 @@ export interface TierSamplerDeps {
  * the current interval (an instance taking over mid-interval rewrites that sample, it adds none).
  */
 export function startTierSampler(d: TierSamplerDeps): { stop(): Promise<void>; sampleNow(): Promise<void> } {
-  const pools = new Map<string, Pool>();
   const now = d.now ?? Date.now;
-  const poolOf = (schema: string): Pool => {
-    let p = pools.get(schema);
-    if (!p) pools.set(schema, (p = createPool(d.databaseUrl, schema, { max: 2, name: 'farmbrain-analytics-tiers' })));
-    return p;
-  };
   const sampleNow = async () => {
     const versions = await d.registry.read('tiering', d.tieringProjection);
     const live = versions.versions[versions.live];
     if (!live) return;
-    const m = await readTierMetrics(poolOf(live.schema), { redis: d.redis, prefix: live.redisPrefix });
+    const m = await readTierMetrics(d.poolFor(live.schema), { redis: d.redis, prefix: live.redisPrefix });
     const t = new Date(Math.floor(now() / d.intervalMs) * d.intervalMs);
     await d.pool.query(
       `INSERT INTO tier_samples (t, tier, bytes, records) SELECT $1, u.tier, u.bytes, u.records FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS u(tier, bytes, records)
@@ -58,7 +53,34 @@ export function startTierSampler(d: TierSamplerDeps): { stop(): Promise<void>; s
     stop: async () => {
       if (timer) clearInterval(timer);
       await running;
-      await Promise.all([...pools.values()].map((p) => p.end().catch(() => undefined)));
     },
+  };
+}
+
+/**
+ * Pools by schema for a reader that follows one live version (the tier sampler): `poolFor(schema)` opens a
+ * schema's pool once (with `open`, which the composition root gives) and closes the pools of the other schemas,
+ * no longer live (a switch, a drop); `close()` closes what is left, at shutdown.
+ */
+export function schemaPools(open: (schema: string) => Pool): { poolFor(schema: string): Pool; close(): Promise<void>; schemas(): string[] } {
+  const pools = new Map<string, Pool>();
+  const closing: Promise<unknown>[] = [];
+  return {
+    poolFor(schema) {
+      for (const [s, p] of pools) {
+        if (s === schema) continue;
+        pools.delete(s);
+        closing.push(p.end().catch(() => undefined));
+      }
+      let p = pools.get(schema);
+      if (!p) pools.set(schema, (p = open(schema)));
+      return p;
+    },
+    async close() {
+      for (const p of pools.values()) closing.push(p.end().catch(() => undefined));
+      pools.clear();
+      await Promise.all(closing);
+    },
+    schemas: () => [...pools.keys()],
   };
 }

@@ -36,8 +36,12 @@ export interface GatewayConfig extends CommonConfig {
   summary: SummaryConfig;
   /** The built dashboard served at `/` (FB_DASHBOARD_DIR; default: the repository's apps/dashboard/dist/web). */
   dashboardDir: string;
-  /** The live feed (GET /v1/feed): most clients at once, items kept for resuming clients, unsent bytes before a client is dropped. */
-  feed: { maxClients: number; bufferSize: number; maxBufferedBytes: number; heartbeatMs: number; metricsMs: number };
+  /**
+   * The live feed (GET /v1/feed): most clients at once, items kept for resuming clients, most canonical messages a resuming
+   * client is replayed from the stream, unsent bytes before a client is dropped. Each has an upper bound, so clients × what
+   * one may hold stays bounded.
+   */
+  feed: { maxClients: number; bufferSize: number; maxReplay: number; maxBufferedBytes: number; heartbeatMs: number; metricsMs: number };
 }
 
 /** The dashboard's build output, from this file's place in the repository (services/gateway/dist/config.js). */
@@ -67,8 +71,9 @@ export function loadConfig(env: Env): GatewayConfig {
     dashboardDir: r.str('FB_DASHBOARD_DIR', DEFAULT_DASHBOARD_DIR),
     feed: {
       maxClients: r.int('FB_FEED_MAX_CLIENTS', 200, 1, 100_000),
-      bufferSize: r.int('FB_FEED_BUFFER', 2000, 10, 1_000_000),
-      maxBufferedBytes: r.int('FB_FEED_MAX_BUFFERED_BYTES', 1024 * 1024, 16 * 1024),
+      bufferSize: r.int('FB_FEED_BUFFER', 2000, 10, 100_000),
+      maxReplay: r.int('FB_FEED_MAX_REPLAY', 10_000, 0, 1_000_000),
+      maxBufferedBytes: r.int('FB_FEED_MAX_BUFFERED_BYTES', 1024 * 1024, 16 * 1024, 64 * 1024 * 1024),
       heartbeatMs: r.int('FB_FEED_HEARTBEAT_MS', 15_000, 100, 3_600_000),
       metricsMs: r.int('FB_FEED_METRICS_MS', 2000, 100, 3_600_000),
     },

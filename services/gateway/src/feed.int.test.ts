@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeBatch } from '@farmbrain/contracts';
 import { FarmbrainAgent } from '@farmbrain/sdk';
-import { TestStack } from '@farmbrain/testing';
+import { makeEvent, TestStack, waitFor } from '@farmbrain/testing';
 
 /**
  * The live feed (GET /v1/feed, Server-Sent Events) and the dashboard served at `/`, against a real stack.
@@ -12,10 +13,16 @@ import { TestStack } from '@farmbrain/testing';
 const dashboard = await mkdtemp(join(tmpdir(), 'fb-dashboard-'));
 const INDEX = '<!doctype html><title>farmbrain dashboard (test build)</title><div id="root"></div>';
 const MAX_CLIENTS = 8;
-const stack = new TestStack({ env: { FB_DASHBOARD_DIR: dashboard, FB_FEED_MAX_CLIENTS: String(MAX_CLIENTS) } });
+/** Canonical messages a resuming client is replayed at most: the stream has fewer before the gap test publishes more. */
+const MAX_REPLAY = 100;
+const stack = new TestStack({ env: { FB_DASHBOARD_DIR: dashboard, FB_FEED_MAX_CLIENTS: String(MAX_CLIENTS), FB_FEED_MAX_REPLAY: String(MAX_REPLAY) } });
 let early: string[] = [];
 
-interface FeedEvent { id: string | undefined; event: string; data: { eventId?: string; agentId?: string; rationale?: string; symbol?: string; streamSeq?: number } & Record<string, unknown> }
+interface FeedEvent {
+  id: string | undefined;
+  event: string;
+  data: { eventId?: string; agentId?: string; rationale?: string; symbol?: string; streamSeq?: number; reason?: string; requested?: string; resumeAfter?: number; missedMessages?: number } & Record<string, unknown>;
+}
 
 /** An SSE client over fetch: collects every event (and the `retry:` it was told), until closed. */
 class FeedClient {
@@ -107,6 +114,22 @@ class FeedClient {
     return this.events.filter((e) => e.event === 'decision');
   }
 
+  /** Resolves with the first event that satisfies `ok` (the test runner's timeout bounds it). */
+  async until(what: string, ok: (e: FeedEvent) => boolean): Promise<FeedEvent> {
+    for (;;) {
+      const e = this.events.find(ok);
+      if (e) return e;
+      if (this.#ended) throw new Error(`the feed ended before ${what}`);
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+
+  /** Resolves once the decision with this event id arrived; the event ids of every decision so far. */
+  async untilEventId(eventId: string): Promise<string[]> {
+    await this.until(`decision ${eventId}`, (e) => e.event === 'decision' && e.data.eventId === eventId);
+    return this.decisions().map((e) => e.data.eventId!);
+  }
+
   /** Resolves once `n` decisions arrived (the test runner's timeout bounds it). */
   async untilDecisions(n: number): Promise<FeedEvent[]> {
     while (this.decisions().length < n) {
@@ -195,7 +218,7 @@ test('feed - clients get new decisions live; one that reconnects with Last-Event
 });
 
 test('feed - an id older than what the gateway buffered is replayed from the stream, then live', async () => {
-  // Resuming from sequence 0: everything on the log, including what was written before the gateway started.
+  // Resuming from sequence 0: everything on the log (fewer than FB_FEED_MAX_REPLAY messages), including what was written before the gateway started.
   const c = new FeedClient('?lastEventId=0');
   await c.opened;
   const all = await c.untilDecisions(2);
@@ -204,12 +227,13 @@ test('feed - an id older than what the gateway buffered is replayed from the str
   const d = new FeedClient('', { 'last-event-id': all[0]!.id! });
   await d.opened;
   const live = await decide('feed-3', ['late']);
-  const got = await d.untilDecisions(1 + 8 + 1);
-  const ids = got.map((e) => e.data.eventId);
+  // c (from 0) is the reference, whatever earlier tests published: d gets what c got after the first decision, once each, in order.
+  const everything = await c.untilEventId(live[0]!);
+  assert.equal(new Set(everything).size, everything.length, 'a decision came twice');
+  const ids = await d.untilEventId(live[0]!);
+  assert.deepEqual(ids, everything.slice(1));
   assert.equal(ids[0], early[1]);
-  assert.equal(ids.at(-1), live[0]);
-  assert.equal(new Set(ids).size, ids.length, 'a decision came twice');
-  assert.ok(!ids.includes(early[0]!));
+  assert.ok(!c.events.some((e) => e.event === 'gap'), 'no gap below FB_FEED_MAX_REPLAY');
   c.close();
   d.close();
 });
@@ -276,19 +300,97 @@ test('feed - metrics events carry the overview\'s live figures', async () => {
   c.close();
 });
 
-test('feed - beyond FB_FEED_MAX_CLIENTS a client is refused with 503 FEED_FULL', async () => {
+test('feed - a Last-Event-ID past the end of the stream (a recreated stream, a stale tab) starts from now after a reset event: neither refused nor silent', async () => {
+  const head = (await stack.jsm.streams.info(stack.names.eventsStream)).state.last_seq;
+  for (const [query, headers] of [['', { 'last-event-id': String(head + 1_000_000) }], [`?lastEventId=${head + 1_000_000}:2`, {}]] as const) {
+    const c = new FeedClient(query, headers);
+    await c.opened;
+    const reset = await c.until('a reset event', (e) => e.event === 'reset');
+    assert.equal(reset.data.reason, 'ahead');
+    assert.equal(reset.data.requested, query ? `${head + 1_000_000}:2` : String(head + 1_000_000));
+    assert.ok(reset.data.resumeAfter! >= head, JSON.stringify(reset));
+    assert.equal(reset.id, String(reset.data.resumeAfter), 'the reset carries the id EventSource resumes from');
+    const live = await decide('feed-ahead', ['after the reset']);
+    assert.deepEqual(await c.untilEventId(live[0]!), live);
+    c.close();
+  }
+});
+
+test('feed - one event in two canonical messages (a republish past the duplicate window) reaches a client once, live and on resume', async () => {
+  const live = new FeedClient();
+  await live.opened;
+  const ev = (producerSeq: number) => makeEvent('feed-dup', 'decision_made', { symbol: 'SOL', action: 'sell', confidence: 0.6, size: 1 }, { producerSeq });
+  const publish = (e: ReturnType<typeof ev>) => stack.js.publish(stack.names.eventsSubject('feed-dup'), encodeBatch([e]));
+  const [dup, between, last] = [ev(1), ev(2), ev(3)];
+  const first = await publish(dup);
+  await publish(between);
+  const again = await publish(dup);
+  assert.ok(again.seq > first.seq && !again.duplicate, 'the republish is a second message');
+  await publish(last);
+  const want = [dup.eventId, between.eventId, last.eventId];
+  const only = (ids: string[]) => ids.filter((id) => want.includes(id));
+  assert.deepEqual(only(await live.untilEventId(last.eventId)), want);
+  // Resuming from before the first copy, and from between the copies.
+  const before = new FeedClient(`?lastEventId=${first.seq - 1}`);
+  const mid = new FeedClient('', { 'last-event-id': String(first.seq) });
+  await Promise.all([before.opened, mid.opened]);
+  assert.deepEqual(only(await before.untilEventId(last.eventId)), want);
+  assert.deepEqual(only(await mid.untilEventId(last.eventId)), want.slice(1));
+  for (const c of [live, before, mid]) c.close();
+});
+
+test('feed - a resume id more than FB_FEED_MAX_REPLAY messages back: a gap event saying how many messages were missed, then the last FB_FEED_MAX_REPLAY', async () => {
+  const acks: { seq: number; eventId: string }[] = [];
+  for (let i = 0; i < MAX_REPLAY + 10; i++) {
+    const e = makeEvent('feed-gap', 'decision_made', { symbol: 'ETH', action: 'hold', confidence: 0.5, size: 0 }, { producerSeq: i + 1 });
+    acks.push({ seq: (await stack.js.publish(stack.names.eventsSubject('feed-gap'), encodeBatch([e]))).seq, eventId: e.eventId });
+  }
+  const c = new FeedClient('?lastEventId=0');
+  await c.opened;
+  const got = await c.untilEventId(acks.at(-1)!.eventId);
+  const gap = c.events.find((e) => e.event === 'gap');
+  assert.ok(gap, 'no gap event');
+  assert.ok(c.events.indexOf(gap) < c.events.findIndex((e) => e.event === 'decision'), 'the gap comes before the decisions');
+  const resumeAfter = gap.data.resumeAfter!;
+  assert.deepEqual(gap.data, { requested: '0', resumeAfter, missedMessages: resumeAfter, reason: 'replay-limit' });
+  assert.equal(gap.id, String(resumeAfter));
+  // The head when it joined is at least the last of these: at most MAX_REPLAY messages were replayed.
+  assert.ok(resumeAfter >= acks.at(-1)!.seq - MAX_REPLAY, `resumed after ${resumeAfter}`);
+  const mine = got.filter((id) => acks.some((a) => a.eventId === id));
+  assert.deepEqual(mine, acks.filter((a) => a.seq > resumeAfter).map((a) => a.eventId));
+  assert.ok(mine.length > 0 && mine.length <= MAX_REPLAY);
+  c.close();
+});
+
+test('feed - exactly FB_FEED_MAX_CLIENTS clients are held; one more is refused with 503 FEED_FULL, and a slot a client leaves is taken again', async () => {
   const held: AbortController[] = [];
-  let refused: Response | undefined;
-  try {
-    for (let i = 0; i <= MAX_CLIENTS && !refused; i++) {
-      const ac = new AbortController();
-      const r = await fetch(`${stack.gatewayUrl}/v1/feed`, { signal: ac.signal });
-      if (r.status === 200) held.push(ac);
-      else refused = r;
+  /** undefined: accepted (and held); otherwise the refusal. */
+  const open = async (): Promise<{ status: number; code: string } | undefined> => {
+    const ac = new AbortController();
+    const r = await fetch(`${stack.gatewayUrl}/v1/feed`, { signal: ac.signal });
+    if (r.status === 200) {
+      held.push(ac);
+      return undefined;
     }
-    assert.ok(refused, `${MAX_CLIENTS + 1} clients were all accepted`);
-    assert.equal(refused.status, 503);
-    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'FEED_FULL');
+    return { status: r.status, code: ((await r.json()) as { error: { code: string } }).error.code };
+  };
+  try {
+    // Clients of earlier tests may still be closing on the server: take every slot as they free up.
+    const deadline = Date.now() + 15_000;
+    while (held.length < MAX_CLIENTS) {
+      const refused = await open();
+      if (!refused) continue;
+      assert.deepEqual(refused, { status: 503, code: 'FEED_FULL' });
+      assert.ok(Date.now() < deadline, `only ${held.length} of ${MAX_CLIENTS} clients were accepted`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(held.length, MAX_CLIENTS);
+    assert.deepEqual(await open(), { status: 503, code: 'FEED_FULL' }, `client ${MAX_CLIENTS + 1} was accepted`);
+    // One leaves: its slot is free again, and only that one.
+    held.shift()!.abort();
+    await waitFor('the freed slot', async () => (await open()) === undefined, 10_000, 100);
+    assert.equal(held.length, MAX_CLIENTS);
+    assert.deepEqual(await open(), { status: 503, code: 'FEED_FULL' });
   } finally {
     for (const ac of held) ac.abort();
   }

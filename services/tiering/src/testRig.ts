@@ -7,7 +7,7 @@ import { COMMON_DEFAULTS, connectPostgres, connectRedis, createLogger, hashEmbed
 import { projectionSession, type PartitionSession } from '@farmbrain/projection';
 import { HotView, MIGRATIONS_DIR, readAgentViews, type ViewLimits } from '@farmbrain/store';
 import { redisDigest, warmDigest, type CanonicalMsg } from '@farmbrain/testing';
-import { newTieringStats, tieringProjection, type TieringStats } from './tieringProjection.js';
+import { newTieringStats, TIERING_TYPES, tieringProjection, type TieringStats } from './tieringProjection.js';
 import type { LifecycleOptions } from './warm/lifecycle.js';
 
 /**
@@ -171,7 +171,9 @@ export class Rig {
     const out = new Map<string, string>();
     for (const e of events) {
       const id = e.eventId.toLowerCase();
-      out.set(id, dead.get(id) ?? ((await this.hasRow(e)) ? 'applied' : 'missing'));
+      // A type tiering does not apply (alerts: the analytics service's) passes by: no row, no dead letter, by design.
+      if (!TIERING_TYPES.has(e.type)) out.set(id, dead.get(id) ?? 'not-handled');
+      else out.set(id, dead.get(id) ?? ((await this.hasRow(e)) ? 'applied' : 'missing'));
     }
     return out;
   }

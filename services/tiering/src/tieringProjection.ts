@@ -37,7 +37,7 @@ export interface TieringStats extends ProjectionStats {
 }
 
 /** Every type but alerts: those are the analytics service's (and would make `_fleet` an agent here). */
-const TIERING_TYPES: ReadonlySet<EventType> = new Set(EVENT_TYPES.filter((t) => t !== 'alert_changed'));
+export const TIERING_TYPES: ReadonlySet<EventType> = new Set(EVENT_TYPES.filter((t) => t !== 'alert_changed'));
 
 export const newTieringStats = (): TieringStats => ({ ...newProjectionStats(), hydrated: 0 });
 

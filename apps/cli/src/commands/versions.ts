@@ -8,7 +8,7 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
-import { consumerGroup, LEASE_KEYS, names as makeNames, type Names } from '@farmbrain/contracts';
+import { consumerGroup, names as makeNames, type Names } from '@farmbrain/contracts';
 import { connectNats, connectPostgres, connectRedis } from '@farmbrain/platform';
 import { ProjectionRegistry, type ProjectionVersion } from '@farmbrain/projection';
 import type { CliConfig } from '../config.js';
@@ -17,7 +17,7 @@ import type { DropArgs, Io, RebuildArgs, SwitchArgs } from '../program.js';
 import { EventCount } from '../versions/eventCount.js';
 import { progressReporter } from '../versions/progress.js';
 import { caughtUp, groupLag } from '../versions/lag.js';
-import { deleteDurables, deleteHotKeys, dropSchema } from '../versions/versionStores.js';
+import { deleteDurables, deleteHotKeys, dropSchema, waitLeasesReleased } from '../versions/versionStores.js';
 
 /** Services whose projection can be rebuilt. */
 const REBUILDABLE = ['tiering'] as const;
@@ -143,17 +143,8 @@ export async function dropCommand(version: string, a: DropArgs, cfg: CliConfig, 
     const v: ProjectionVersion = reg.versions[version]!;
     // The instances stop applying it (they drain and hand its leases back); wait for its last lease to go.
     const group = consumerGroup(version);
-    const kv = await new Kvm(nc).open(n.leaseBucket).catch(() => undefined);
-    const deadline = Date.now() + a.timeoutMs;
-    for (;;) {
-      const held: string[] = [];
-      if (kv) for await (const k of await kv.keys(LEASE_KEYS.all(group))) held.push(k);
-      if (held.length === 0) break;
-      if (Date.now() > deadline) {
-        throw new CliError('VERSION_BUSY', `${version} is still applied by instances (${held.length} lease and member keys left); they stop it within a few seconds of reading the registry. Run farmbrain drop ${version} again`);
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitLeasesReleased(nc, n, group, a.timeoutMs, (held) => new CliError('VERSION_BUSY',
+      `${version} is still applied by instances (${held} lease and member keys left); they stop it within a few seconds of reading the registry. Run farmbrain drop ${version} again`));
     const durables = await deleteDurables(jsm, n, v);
     const pool = await connectPostgres(cfg.common.databaseUrl, n.pgSchema, { max: 1 });
     try {

@@ -9,6 +9,8 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { names as makeNames, type Names } from '@farmbrain/contracts';
 import { connectNats, createPool, isNotFound, jetstreamManager, quoteIdent, redactUrl, START_HINTS, sqlstateOf, type CommonConfig } from '@farmbrain/platform';
+import { analyticsSchema } from '@farmbrain/analytics';
+import { archiveSchema } from '@farmbrain/archive';
 import { ProjectionRegistry } from '@farmbrain/projection';
 import { CliError } from '../errors.js';
 import type { CheckpointFact, ConsumerFact, LeaseFact, ProjectionVersions, StatusFacts } from './report.js';
@@ -18,9 +20,9 @@ export async function fetchStatusFacts(common: Pick<CommonConfig, 'natsUrl' | 'd
   const warnings: string[] = [];
   const nc = await connectNats(common.natsUrl, 'farmbrain-status', { timeoutMs: 2000 });
   try {
-    // Projection versions (blue/green) keep their checkpoints in their own schemas.
+    // Projection versions (blue/green) keep their checkpoints in their own schemas, and so do the archive and analytics.
     const versions = await fetchVersions(nc, n);
-    const schemas = [...new Set([n.pgSchema, ...versions.flatMap((v) => v.versions.map((x) => x.schema))])];
+    const schemas = [...new Set([n.pgSchema, ...versions.flatMap((v) => v.versions.map((x) => x.schema)), archiveSchema(n), analyticsSchema(n)])];
     const checkpoints = Promise.all(schemas.map((s) => fetchCheckpoints(common.databaseUrl, s, s === n.pgSchema ? warnings : [])))
       .then((all) => (all.every((x) => x === null) ? null : all.flatMap((x) => x ?? [])));
     const jsm = await jetstreamManager(nc, { timeout: 3000 });

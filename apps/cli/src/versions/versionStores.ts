@@ -3,13 +3,33 @@
  * it: its durables (one per partition), its Postgres schema, its Redis keys.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { Redis } from 'ioredis';
-import { consumerGroup, type Names } from '@farmbrain/contracts';
+import { consumerGroup, LEASE_KEYS, type Names } from '@farmbrain/contracts';
 import { isNotFound, quoteIdent, type Pool } from '@farmbrain/platform';
 import type { ProjectionVersion } from '@farmbrain/projection';
 import { hotKeyPatterns } from '@farmbrain/store';
 
-export async function deleteDurables(jsm: JetStreamManager, n: Names, v: ProjectionVersion): Promise<number> {
+/**
+ * Waits until no instance applies the projection `group` any more (none of its lease or member keys is left in
+ * the lease bucket: an instance that stopped hands them back, one that was killed leaves them until the lease
+ * TTL); past `timeoutMs`, throws what `busy(held)` gives (held: the keys still there).
+ */
+export async function waitLeasesReleased(nc: NatsConnection, n: Names, group: string, timeoutMs: number, busy: (held: number) => Error): Promise<void> {
+  const kv = await new Kvm(nc).open(n.leaseBucket).catch(() => undefined);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const held: string[] = [];
+    if (kv) for await (const k of await kv.keys(LEASE_KEYS.all(group))) held.push(k);
+    if (held.length === 0) return;
+    if (Date.now() > deadline) throw busy(held.length);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Deletes the version's durables (one per partition) and says how many there were. */
+export async function deleteDurables(jsm: JetStreamManager, n: Names, v: Pick<ProjectionVersion, 'name'>): Promise<number> {
   const group = consumerGroup(v.name);
   let deleted = 0;
   for (let p = 0; p < n.partitions; p++) {
@@ -23,7 +43,7 @@ export async function deleteDurables(jsm: JetStreamManager, n: Names, v: Project
   return deleted;
 }
 
-export async function dropSchema(pool: Pool, v: ProjectionVersion): Promise<void> {
+export async function dropSchema(pool: Pool, v: Pick<ProjectionVersion, 'schema'>): Promise<void> {
   await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(v.schema)} CASCADE`);
 }
 

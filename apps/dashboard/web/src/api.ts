@@ -87,7 +87,10 @@ export interface Overview {
   lag: { total: number; projections: { name: string; stream?: string; pending: number }[] };
   indicators: Indicators;
   recallLatency: Latency;
+  /** The firing alerts, newest first (at most 100 listed). */
   alerts: AlertView[];
+  /** How many alerts fire, all of them. */
+  activeAlerts: number;
   agents: number;
 }
 

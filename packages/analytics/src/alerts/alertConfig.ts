@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ALERT_METRICS, ALERT_SEVERITIES, type AlertMetric, type AlertSeverity } from '@farmbrain/contracts';
+import { ALERT_METRICS, ALERT_SEVERITIES, consumerGroup, type AlertMetric, type AlertSeverity } from '@farmbrain/contracts';
 import { ConfigError, readers, type Env } from '@farmbrain/platform';
 
 /**
@@ -31,7 +31,7 @@ export interface AlertRule {
 export interface WebhookConfig {
   /** FB_ALERT_WEBHOOK_URL: where each alert transition is POSTed (JSON). */
   url: string;
-  /** FB_ALERT_WEBHOOK_SECRET: the HMAC key of the Fb-Signature header (empty: unsigned). */
+  /** FB_ALERT_WEBHOOK_SECRET: the HMAC key of the Fb-Signature header (required with a URL: every delivery is signed). */
   secret: string;
   /** FB_ALERT_WEBHOOK_MAX_ATTEMPTS: a delivery is marked failed after this many tries. */
   maxAttempts: number;
@@ -77,6 +77,9 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze(([
 
 export const DEFAULT_ALERT_INTERVAL_MS = 15_000;
 
+/** The shortest webhook secret accepted. */
+export const MIN_SECRET_CHARS = 16;
+
 export const DEFAULT_WEBHOOK: Omit<WebhookConfig, 'url' | 'secret'> = Object.freeze({
   maxAttempts: 8,
   timeoutMs: 5_000,
@@ -86,7 +89,7 @@ export const DEFAULT_WEBHOOK: Omit<WebhookConfig, 'url' | 'secret'> = Object.fre
 });
 
 const NAME = /^[a-z0-9_.-]{1,64}$/;
-const EXAMPLE = '{"recall_p95": {"threshold": 400}, "tier_size": {"enabled": false}, "lag_tiering": {"metric": "consumer_lag", "subject": "tiering.v1", "threshold": 500}}';
+const EXAMPLE = '{"recall_p95": {"threshold": 400}, "tier_size": {"enabled": false}, "lag_tiering": {"metric": "consumer_lag", "subject": "tiering_v1", "threshold": 500}}';
 const FIELDS = ['metric', 'severity', 'direction', 'threshold', 'clear', 'forMs', 'windowMs', 'minSamples', 'subject', 'enabled'] as const;
 const MAX_MS = 30 * 24 * 60 * MIN;
 
@@ -158,6 +161,8 @@ export function parseAlertRules(text: string, source = 'FB_ALERT_RULES'): AlertR
     if (r.direction === 'above' ? r.clear > r.threshold : r.clear < r.threshold) {
       fail(`'${name}.clear' (${r.clear}) must be ${r.direction === 'above' ? 'at most' : 'at least'} '${name}.threshold' (${r.threshold}) for a rule that fires ${r.direction} it: it is the value the metric must come back to before the alert resolves`);
     }
+    // consumer_lag's subjects are consumer group names (tiering_v1); a projection's name (tiering.v1) means its group.
+    if (r.metric === 'consumer_lag') r.subject = consumerGroup(r.subject);
     rules.set(name, r);
   }
   return [...rules.values()];
@@ -208,6 +213,10 @@ export function loadAlertConfig(env: Env): AlertConfig {
   };
   if (url === '' && secret !== '') throw new ConfigError('FB_ALERT_WEBHOOK_SECRET is set but FB_ALERT_WEBHOOK_URL is not: set the URL the alerts go to, or unset the secret');
   if (webhook && webhook.backoffMaxMs < webhook.backoffMs) throw new ConfigError(`FB_ALERT_WEBHOOK_BACKOFF_MAX_MS (${webhook.backoffMaxMs}) must be at least FB_ALERT_WEBHOOK_BACKOFF_MS (${webhook.backoffMs})`);
+  // An unsigned alert could be forged by anyone who finds the receiver's URL: a webhook is always signed.
+  if (webhook && secret.length < MIN_SECRET_CHARS) {
+    throw new ConfigError(`FB_ALERT_WEBHOOK_SECRET must be set (at least ${MIN_SECRET_CHARS} characters) with FB_ALERT_WEBHOOK_URL: receivers check the Fb-Signature header with it (e.g. openssl rand -hex 32)`);
+  }
   return {
     enabled: r.bool('FB_ALERTS', true),
     intervalMs: r.int('FB_ALERT_INTERVAL_MS', DEFAULT_ALERT_INTERVAL_MS, 100, 3600_000),

@@ -42,6 +42,17 @@ test('alert config - a new rule names its metric and takes the rest from that me
   const r = rules.find((x) => x.name === 'lag_tiering')!;
   assert.deepEqual({ metric: r.metric, subject: r.subject, threshold: r.threshold, clear: r.clear, forMs: r.forMs, severity: r.severity },
     { metric: 'consumer_lag', subject: 'tiering_v1', threshold: 50, clear: 5, forMs: 0, severity: 'warning' });
+  // A projection's name means its consumer group (what the lag is measured by): either spelling matches.
+  const byProjection = parseAlertRules('{"lag_tiering": {"metric": "consumer_lag", "subject": "tiering.v1"}, "errs": {"metric": "projection_errors", "subject": "analytics.v1"}}');
+  assert.equal(byProjection.find((x) => x.name === 'lag_tiering')!.subject, 'tiering_v1');
+  assert.equal(byProjection.find((x) => x.name === 'errs')!.subject, 'analytics.v1', 'other metrics keep the subject as given');
+  // The example every rule error shows is itself valid, with a group name as consumer_lag's subject.
+  assert.throws(() => parseAlertRules('{"x": {"metric": "cpu"}}'), (err: Error) => {
+    const example = /Example: (.*)$/.exec(err.message)![1]!;
+    assert.match(example, /"subject": "tiering_v1"/);
+    assert.equal(parseAlertRules(example).find((x) => x.name === 'lag_tiering')!.subject, 'tiering_v1');
+    return true;
+  });
 });
 
 test('alert config - mistakes name the rule, the field and what to write', () => {
@@ -71,10 +82,12 @@ test('alert config - rules from a file, the webhook and its limits, and their mi
   assert.throws(() => loadAlertConfig({ FB_ALERT_RULES_FILE: file }), /FB_ALERT_RULES_FILE=.*rules.json: 'win_rate_drop.minSamples' must be a whole number/);
   assert.throws(() => loadAlertConfig({ FB_ALERT_RULES: '{}', FB_ALERT_RULES_FILE: file }), /set FB_ALERT_RULES or FB_ALERT_RULES_FILE, not both/);
 
-  const w = loadAlertConfig({ FB_ALERT_WEBHOOK_URL: 'https://hooks.example.com/fb', FB_ALERT_WEBHOOK_SECRET: 's3cret', FB_ALERT_WEBHOOK_MAX_ATTEMPTS: '3' }).webhook;
-  assert.deepEqual(w, { ...DEFAULT_WEBHOOK, url: 'https://hooks.example.com/fb', secret: 's3cret', maxAttempts: 3 });
+  const w = loadAlertConfig({ FB_ALERT_WEBHOOK_URL: 'https://hooks.example.com/fb', FB_ALERT_WEBHOOK_SECRET: 's3cret-s3cret-s3cret', FB_ALERT_WEBHOOK_MAX_ATTEMPTS: '3' }).webhook;
+  assert.deepEqual(w, { ...DEFAULT_WEBHOOK, url: 'https://hooks.example.com/fb', secret: 's3cret-s3cret-s3cret', maxAttempts: 3 });
   assert.throws(() => loadAlertConfig({ FB_ALERT_WEBHOOK_URL: 'hooks.example.com' }), /FB_ALERT_WEBHOOK_URL='hooks.example.com' must be an http:\/\/ or https:\/\/ URL/);
   assert.throws(() => loadAlertConfig({ FB_ALERT_WEBHOOK_SECRET: 'x' }), /FB_ALERT_WEBHOOK_SECRET is set but FB_ALERT_WEBHOOK_URL is not/);
+  assert.throws(() => loadAlertConfig({ FB_ALERT_WEBHOOK_URL: 'http://h/' }), /FB_ALERT_WEBHOOK_SECRET must be set \(at least 16 characters\)/);
+  assert.throws(() => loadAlertConfig({ FB_ALERT_WEBHOOK_URL: 'http://h/', FB_ALERT_WEBHOOK_SECRET: 'short' }), /FB_ALERT_WEBHOOK_SECRET must be set/);
   assert.throws(() => loadAlertConfig({ FB_ALERT_WEBHOOK_URL: 'http://h/', FB_ALERT_WEBHOOK_MAX_ATTEMPTS: '0' }), /FB_ALERT_WEBHOOK_MAX_ATTEMPTS='0' must be an integer from 1 to 100/);
   assert.throws(() => loadAlertConfig({ FB_ALERT_WEBHOOK_URL: 'http://h/', FB_ALERT_WEBHOOK_BACKOFF_MS: '5000', FB_ALERT_WEBHOOK_BACKOFF_MAX_MS: '1000' }), /BACKOFF_MAX_MS \(1000\) must be at least FB_ALERT_WEBHOOK_BACKOFF_MS \(5000\)/);
 });

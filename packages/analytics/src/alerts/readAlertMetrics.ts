@@ -1,7 +1,7 @@
 import { quoteIdent, type Pool } from '@farmbrain/platform';
 import { grainFor } from '../buckets.js';
-import { quantile } from '../histogram.js';
-import { emptyHistogram, overlapping } from '../sums.js';
+import { readRecallLatency } from '../readRecallLatency.js';
+import { overlapping } from '../sums.js';
 
 /**
  * The figures the alert rules watch that the rollups hold. Windows are read at
@@ -9,17 +9,10 @@ import { emptyHistogram, overlapping } from '../sums.js';
  * [from, to). Pool: search_path = the analytics schema.
  */
 
-/** Fleet-wide recall latency p95 (ms) over [from, to), from the summed histogram; null without recalls. */
+/** Fleet-wide recall latency p95 (ms) over [from, to), from the summed histogram (readRecallLatency); null without recalls. */
 export async function readRecallP95(pool: Pool, q: { from: number; to: number }): Promise<{ p95: number | null; n: number }> {
-  const grain = grainFor(q.to - q.from);
-  const [from, to] = overlapping(grain, q.from, q.to);
-  const r = await pool.query<{ bin: number; n: string }>(
-    "SELECT bin, sum(n)::bigint AS n FROM rollup_latency WHERE scope = 'fleet' AND scope_id = '' AND grain = $1 AND bucket > $2 AND bucket < $3 GROUP BY bin",
-    [grain, from, to],
-  );
-  const h = emptyHistogram();
-  for (const row of r.rows) if (row.bin >= 0 && row.bin < h.length) h[row.bin] = Number(row.n);
-  return { p95: quantile(h, 0.95), n: h.reduce((a, b) => a + b, 0) };
+  const { p95, n } = await readRecallLatency(pool, { from: q.from, to: q.to, scope: 'fleet', id: '' });
+  return { p95, n };
 }
 
 /** Closes and wins per agent over [from, to) (agents without a close there are absent). */

@@ -14,7 +14,7 @@ import type { AlertWebhookBody } from './applyAlertEvents.js';
  * webhook reaches a local receiver, signed.
  */
 
-const SECRET = 'whsec-e2e';
+const SECRET = 'whsec-e2e-0123456789';
 let stack: TestStack;
 let pool: Pool;
 let receiver: Server;

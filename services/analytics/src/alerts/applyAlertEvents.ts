@@ -1,15 +1,18 @@
 import type { EventOf } from '@farmbrain/contracts';
-import type { PoolClient } from '@farmbrain/platform';
+import type { Logger, PoolClient } from '@farmbrain/platform';
 import type { SeqEvent } from '@farmbrain/projection';
 
 export interface ApplyAlertOptions {
   /** The partition the batch is applied in: its owner delivers the webhooks of these events. */
   partition: number;
   /**
-   * With a webhook configured: each transition gets an outbox row (pending), unless older than maxAgeMs when applied
-   * (a rebuild replaying the log sends nothing old again). Undefined: no outbox rows.
+   * With a webhook configured: each transition gets an outbox row, pending; one older than maxAgeMs when applied
+   * gets a 'skipped' row instead, with the reason, and is never sent (a rebuild replaying the log must not send old
+   * alerts again; an analytics that lagged that long shows the alert as skipped, and logs it). Undefined: no outbox rows.
    */
   webhook: { maxAgeMs: number } | undefined;
+  /** Where skipped webhooks are reported (one warning per batch). */
+  log?: Logger;
   /** The clock (epoch ms). */
   now?: number;
 }
@@ -41,8 +44,9 @@ export const webhookBodyOf = (e: EventOf<'alert_changed'> & { streamSeq: number 
  * (alert_changed may be listed in the projection's keyedByRow). Other event
  * types are ignored. Runs inside the batch's transaction (`tx`).
  */
-export async function applyAlertEvents(tx: PoolClient, events: readonly SeqEvent[], o: ApplyAlertOptions): Promise<void> {
+export async function applyAlertEvents(tx: PoolClient, events: readonly SeqEvent[], o: ApplyAlertOptions): Promise<{ skipped: number }> {
   const now = o.now ?? Date.now();
+  const skipped: { alertId: string; deliveryId: string; state: string; ageMs: number }[] = [];
   for (const ev of events) {
     if (ev.type !== 'alert_changed') continue;
     const e = ev as EventOf<'alert_changed'> & { streamSeq: number };
@@ -66,12 +70,26 @@ export async function applyAlertEvents(tx: PoolClient, events: readonly SeqEvent
         [d.alertId, d.rule, d.metric, d.severity, d.subject, e.agentId, o.partition, d.threshold, d.value, d.message, new Date(d.firedAt), e.streamSeq, at],
       );
     }
-    if (o.webhook && now - e.occurredAt <= o.webhook.maxAgeMs) {
-      await tx.query(
-        `INSERT INTO alert_deliveries (delivery_id, alert_id, state, partition, stream_seq, body) VALUES ($1, $2, $3, $4, $5, $6)
+    if (o.webhook) {
+      // Too old to send: recorded as skipped (readAlerts shows why), never POSTed. A row already there (a replay) stays as it is.
+      const ageMs = now - e.occurredAt;
+      const late = ageMs > o.webhook.maxAgeMs;
+      const reason = late ? skipReason(ageMs, o.webhook.maxAgeMs) : null;
+      const r = await tx.query(
+        `INSERT INTO alert_deliveries (delivery_id, alert_id, state, partition, stream_seq, body, status, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (delivery_id) DO NOTHING`,
-        [e.eventId, d.alertId, d.state, o.partition, e.streamSeq, JSON.stringify(webhookBodyOf(e))],
+        [e.eventId, d.alertId, d.state, o.partition, e.streamSeq, JSON.stringify(webhookBodyOf(e)), late ? 'skipped' : 'pending', reason],
       );
+      if (late && (r.rowCount ?? 0) > 0) skipped.push({ alertId: d.alertId, deliveryId: e.eventId, state: d.state, ageMs });
     }
   }
+  if (skipped.length > 0) {
+    o.log?.warn({ partition: o.partition, skipped: skipped.length, maxAgeMs: o.webhook?.maxAgeMs, alerts: skipped.slice(0, 10) },
+      `${skipped.length} alert webhook(s) not sent: applied more than FB_ALERT_WEBHOOK_MAX_AGE_MS after they happened (a rebuild replaying the log, or analytics lagging); recorded as skipped`);
+  }
+  return { skipped: skipped.length };
 }
+
+/** Why a transition's webhook was not sent (the outbox row's last_error, readAlerts' delivery.reason). */
+export const skipReason = (ageMs: number, maxAgeMs: number): string =>
+  `not sent: applied ${Math.round(ageMs / 1000)} s after it happened, beyond FB_ALERT_WEBHOOK_MAX_AGE_MS (${maxAgeMs} ms): a rebuild replaying the log, or analytics lagging`;

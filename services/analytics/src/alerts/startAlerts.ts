@@ -19,6 +19,11 @@ export interface StartAlertsDeps {
   registry?: ProjectionRegistry;
   /** The analytics partitions this instance owns now (the runner's): their webhooks are delivered here. */
   owned: () => readonly number[];
+  /**
+   * Whether this instance's lease on a partition is valid now (`(p) => runner.leases.valid(p)`): the deliverer
+   * checks it right before each POST of that partition's webhooks.
+   */
+  valid: (partition: number) => boolean;
   /** Whether this instance evaluates the rules: it holds partition 0's lease (`runner.leases.valid(0)`). */
   leading: () => boolean;
   log: Logger;
@@ -26,6 +31,8 @@ export interface StartAlertsDeps {
   now?: () => number;
   collect?: (now: number) => Promise<RuleSamples>;
   pollMs?: number;
+  /** The evaluator's wait for analytics after taking the lead (AlertEvaluatorDeps.catchUpWaitMs, catchUpMaxMs). */
+  catchUp?: { waitMs?: number; maxMs?: number };
 }
 
 export interface RunningAlerts {
@@ -53,10 +60,11 @@ export function startAlerts(d: StartAlertsDeps): RunningAlerts {
     ? startAlertEvaluator({
       pool: d.pool, jsm: d.jsm, js: d.js, names: d.names, schemas, rules: d.config.rules, intervalMs: d.config.intervalMs, leading: d.leading, log,
       ...(d.now ? { now: d.now } : {}), ...(d.collect ? { collect: d.collect } : {}),
+      ...(d.catchUp?.waitMs !== undefined ? { catchUpWaitMs: d.catchUp.waitMs } : {}), ...(d.catchUp?.maxMs !== undefined ? { catchUpMaxMs: d.catchUp.maxMs } : {}),
     })
     : undefined;
   const deliverer = d.config.webhook
-    ? startWebhookDeliverer({ pool: d.pool, webhook: d.config.webhook, owned: d.owned, log, ...(d.now ? { now: d.now } : {}), ...(d.pollMs ? { pollMs: d.pollMs } : {}) })
+    ? startWebhookDeliverer({ pool: d.pool, webhook: d.config.webhook, owned: d.owned, valid: d.valid, log, ...(d.now ? { now: d.now } : {}), ...(d.pollMs ? { pollMs: d.pollMs } : {}) })
     : undefined;
   return {
     evaluator,

@@ -1,7 +1,8 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import {
-  GRAIN_MS, grainFor, latencySummary, LATENCY_BINS, readAgentSummaries, readAlerts, readCalibration, readIndicators, readRollups, readTierSeries,
-  type AgentSummary, type AlertView, type Calibration, type Indicators, type LatencySummary, type RollupBucket, type RollupQuery, type Scope, type TierPoint,
+  bucketOf, GRAIN_MS, grainFor, readAgentSummaries, readAlerts, readCalibration, readIndicators, readRecallLatency, readRollups, SAMPLED_TIERS,
+  type AgentSummary, type AlertView, type Calibration, type Grain, type Indicators, type LatencySummary, type RollupBucket, type RollupQuery, type SampledTier,
+  type Scope, type TierPoint,
 } from '@farmbrain/analytics';
 import { FarmbrainError, type Names } from '@farmbrain/contracts';
 import { sqlstateOf, type Pool } from '@farmbrain/platform';
@@ -23,7 +24,15 @@ export type WindowName = keyof typeof WINDOWS;
 export const WINDOW_NAMES = Object.keys(WINDOWS) as WindowName[];
 
 export interface ThroughputPoint { t: number; decisions: number; trades: number; recalls: number; memoryWrites: number }
-export interface Throughput { eventsPerMinute: number; decisionsPerMinute: number; series: ThroughputPoint[] }
+export interface Throughput {
+  /** The whole buckets counted: [from, to), the last one the current bucket. */
+  from: number;
+  to: number;
+  /** Events in those buckets per minute of the span they cover (to − from). */
+  eventsPerMinute: number;
+  decisionsPerMinute: number;
+  series: ThroughputPoint[];
+}
 export interface Lag { total: number; projections: { name: string; stream: 'ingress' | 'events'; pending: number }[] }
 
 /** What the feed's `metrics` events carry (the live part of the overview). */
@@ -37,12 +46,39 @@ export interface MetricsSnapshot {
 
 export interface Overview extends MetricsSnapshot {
   generatedAt: number;
+  /** Firing now, newest first: at most OVERVIEW_ALERTS of them (activeAlerts counts them all). */
   alerts: AlertView[];
+  /** How many alerts fire now. */
+  activeAlerts: number;
   agents: number;
 }
 
+/** The firing alerts the overview lists. */
+export const OVERVIEW_ALERTS = 100;
+/** Most points of a utilization series: longer ranges are downsampled (the last sample of each stepMs bucket). */
+export const MAX_UTILIZATION_POINTS = 500;
+/** Tier samples are taken every minute: the finest step. */
+const SAMPLE_MS = 60_000;
+
+/** The step of a utilization series over `spanMs`: whole minutes, so that the epoch-aligned buckets meeting the range are at most MAX_UTILIZATION_POINTS. */
+export const utilizationStep = (spanMs: number): number =>
+  Math.max(SAMPLE_MS, Math.ceil(spanMs / (MAX_UTILIZATION_POINTS - 1) / SAMPLE_MS) * SAMPLE_MS);
+
+/**
+ * The whole buckets of a window ending at `now`, as readIndicators reads it: at grainFor(window), the last
+ * one the bucket holding `now`, as many as the window holds (windows are whole multiples of their grain).
+ */
+export function windowBuckets(windowMs: number, now: number): { grain: Grain; from: number; to: number } {
+  const grain = grainFor(windowMs);
+  const g = GRAIN_MS[grain];
+  const to = bucketOf(now, grain) + g;
+  return { grain, from: to - Math.max(g, Math.ceil(windowMs / g) * g), to };
+}
+
 export interface Utilization {
+  /** The last sample of each stepMs bucket (epoch-aligned) in the range, oldest first: at most MAX_UTILIZATION_POINTS. */
   series: TierPoint[];
+  stepMs: number;
   /** GET /v1/lifecycle/metrics, now. */
   current: TierMetrics;
   /** Bytes after / bytes before, over every move applied (compression into cold and archive blocks); null before any. */
@@ -107,14 +143,38 @@ export class AnalyticsReads {
   }
 
   async utilization(q: { from: number; to: number }): Promise<Utilization> {
-    const [series, current] = await Promise.all([this.#read(() => readTierSeries(this.d.pool, q)), this.d.tierMetrics()]);
+    const stepMs = utilizationStep(q.to - q.from);
+    const [series, current] = await Promise.all([this.#read(() => this.#tierSeries(q, stepMs)), this.d.tierMetrics()]);
     let before = 0;
     let after = 0;
     for (const m of current.moves) {
       before += m.bytesBefore;
       after += m.bytesAfter;
     }
-    return { series, current, compactionRatio: before > 0 ? after / before : null };
+    return { series, stepMs, current, compactionRatio: before > 0 ? after / before : null };
+  }
+
+  /** The last tier sample of each epoch-aligned `stepMs` bucket in [from, to), oldest first. */
+  async #tierSeries(q: { from: number; to: number }, stepMs: number): Promise<TierPoint[]> {
+    const r = await this.d.pool.query<{ t: Date; tier: SampledTier; bytes: string; records: string }>(
+      `SELECT t, tier, bytes, records FROM tier_samples
+        WHERE t IN (SELECT max(t) FROM tier_samples WHERE t >= $1 AND t < $2 GROUP BY floor(extract(epoch FROM t) * 1000 / $3::bigint))
+        ORDER BY t, tier`,
+      [new Date(q.from), new Date(q.to), stepMs],
+    );
+    const points = new Map<number, TierPoint>();
+    for (const row of r.rows) {
+      const t = row.t.getTime();
+      let p = points.get(t);
+      if (!p) points.set(t, (p = { t, tiers: Object.fromEntries(SAMPLED_TIERS.map((x) => [x, { bytes: 0, records: 0 }])) as TierPoint['tiers'] }));
+      if (row.tier in p.tiers) p.tiers[row.tier] = { bytes: Number(row.bytes), records: Number(row.records) };
+    }
+    return [...points.values()];
+  }
+
+  /** How many alerts fire now (the overview lists at most OVERVIEW_ALERTS). */
+  activeAlerts(): Promise<number> {
+    return this.#read(async () => Number((await this.d.pool.query<{ n: string }>("SELECT count(*)::bigint AS n FROM alerts WHERE state = 'firing'")).rows[0]?.n ?? 0));
   }
 
   /** Pending messages per consumer group (ingest on the ingress stream, each projection version on the events stream). */
@@ -128,12 +188,17 @@ export class AnalyticsReads {
     return { total: groups.reduce((s, g) => s + g.pending, 0), projections: groups.map((g) => ({ name: g.group, stream: g.stream, pending: g.pending })) };
   }
 
-  /** Fleet throughput over the window ending now: per bucket of grainFor(window), and per minute over the whole window. */
+  /**
+   * Fleet throughput over the window ending now: per bucket of grainFor(window), and per minute, over the whole
+   * buckets of windowBuckets (the same as the indicators), divided by the span they cover.
+   */
   async throughput(window: WindowName, now = this.#now()): Promise<Throughput> {
-    const ms = WINDOWS[window];
-    const buckets = await this.rollups({ scope: 'fleet', id: '', grain: grainFor(ms), from: now - ms, to: now });
-    const minutes = ms / 60_000;
+    const { grain, from, to } = windowBuckets(WINDOWS[window], now);
+    // Aligned bounds: readRollups' "overlapping [from, to)" is exactly the buckets starting in [from, to).
+    const buckets = await this.rollups({ scope: 'fleet', id: '', grain, from, to });
+    const minutes = (to - from) / 60_000;
     return {
+      from, to,
       eventsPerMinute: buckets.reduce((s, b) => s + eventsOf(b), 0) / minutes,
       decisionsPerMinute: buckets.reduce((s, b) => s + b.decisions.total, 0) / minutes,
       series: buckets.map((b) => ({ t: b.bucket, decisions: b.decisions.total, trades: b.trades, recalls: b.recalls, memoryWrites: b.memoryWrites })),
@@ -142,17 +207,8 @@ export class AnalyticsReads {
 
   /** Fleet recall latency over the buckets of the throughput series (the histograms summed, then read). */
   recallLatency(window: WindowName, now = this.#now()): Promise<LatencySummary> {
-    const ms = WINDOWS[window];
-    const grain = grainFor(ms);
-    return this.#read(async () => {
-      const r = await this.d.pool.query<{ bin: number; n: string }>(
-        "SELECT bin, sum(n)::bigint AS n FROM rollup_latency WHERE scope = 'fleet' AND scope_id = '' AND grain = $1 AND bucket > $2 AND bucket < $3 GROUP BY bin",
-        [grain, new Date(now - ms - GRAIN_MS[grain]), new Date(now)],
-      );
-      const counts = new Array<number>(LATENCY_BINS).fill(0);
-      for (const row of r.rows) if (row.bin >= 0 && row.bin < LATENCY_BINS) counts[row.bin] = Number(row.n);
-      return latencySummary(counts);
-    });
+    const { from, to } = windowBuckets(WINDOWS[window], now);
+    return this.#read(() => readRecallLatency(this.d.pool, { from, to, scope: 'fleet', id: '' }));
   }
 
   /** The live part of the overview (the feed's `metrics` events). */
@@ -166,7 +222,9 @@ export class AnalyticsReads {
 
   async overview(window: WindowName): Promise<Overview> {
     const now = this.#now();
-    const [snap, alerts, agents] = await Promise.all([this.snapshot(window, now), this.alerts({ state: 'firing', limit: 100 }), this.agents(window)]);
-    return { generatedAt: now, ...snap, alerts, agents: agents.length };
+    const [snap, alerts, activeAlerts, agents] = await Promise.all([
+      this.snapshot(window, now), this.alerts({ state: 'firing', limit: OVERVIEW_ALERTS }), this.activeAlerts(), this.agents(window),
+    ]);
+    return { generatedAt: now, ...snap, alerts, activeAlerts, agents: agents.length };
   }
 }

@@ -16,6 +16,8 @@ export interface FeedPosition {
 
 export interface FeedItem extends FeedPosition {
   kind: FeedKind;
+  /** The event's id: the feed sends each event once, even when a republish put it in a later message too. */
+  eventId: string;
   /** The SSE frame, `id:`, `event:` and `data:` lines, blank line included. */
   frame: string;
 }
@@ -28,6 +30,9 @@ export const isAfter = (x: FeedPosition, p: FeedPosition): boolean => x.seq > p.
  * `<seq>:<idx>` for the earlier ones, so a client that drops mid-message resumes without a duplicate.
  */
 export const idOf = (seq: number, idx: number, last: boolean): string => (last ? String(seq) : `${seq}:${idx}`);
+
+/** The resume id of a position (the inverse of parseEventId). */
+export const positionId = (p: FeedPosition): string => (p.idx === Number.POSITIVE_INFINITY ? String(p.seq) : `${p.seq}:${p.idx}`);
 
 /** The pattern of a resume id (`Last-Event-ID` or `?lastEventId=`); empty: none. */
 export const EVENT_ID_PATTERN = '^(?:\\d{1,15}(?::\\d{1,6})?)?$';
@@ -102,5 +107,5 @@ function dataOf(e: SeqEvent): { kind: FeedKind; data: FeedDecision | FeedAlert }
 /** The feed items of one canonical message's events (decisions and alerts, each event once), in log order. */
 export function feedItems(seq: number, events: readonly SeqEvent[]): FeedItem[] {
   const picked = firstOfEach(events).map(dataOf).filter((x) => x !== undefined);
-  return picked.map((p, idx) => ({ seq, idx, kind: p.kind, frame: sseFrame(p.kind, p.data, idOf(seq, idx, idx === picked.length - 1)) }));
+  return picked.map((p, idx) => ({ seq, idx, kind: p.kind, eventId: p.data.eventId, frame: sseFrame(p.kind, p.data, idOf(seq, idx, idx === picked.length - 1)) }));
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SeqEvent } from '@farmbrain/projection';
-import { feedItems, isAfter, parseEventId } from './feedItems.js';
+import { feedItems, isAfter, parseEventId, positionId } from './feedItems.js';
 
 const meta = (eventId: string, streamSeq: number) => ({ eventId, agentId: 'a1', producerSeq: 1, occurredAt: 1, correlationId: '', causationId: '', schemaVersion: 1, streamSeq });
 const decision = (eventId: string, streamSeq: number): SeqEvent => ({
@@ -31,4 +31,9 @@ test('feed items - resuming from an id: <seq> is after every item of that messag
   assert.deepEqual(after('41'), [0, 1, 2]);
   assert.deepEqual(after('0'), [0, 1, 2]);
   for (const bad of ['', 'x', '-1', '1:2:3', '1.5', '12345678901234567']) assert.equal(parseEventId(bad), undefined, bad);
+});
+
+test('feed items - each item carries its event id; positionId is the inverse of parseEventId', () => {
+  assert.deepEqual(feedItems(9, [decision('d1', 9), decision('d2', 9)]).map((i) => i.eventId), ['d1', 'd2']);
+  for (const id of ['0', '42', '42:0', '7:3']) assert.equal(positionId(parseEventId(id)!), id);
 });

@@ -62,7 +62,7 @@ export const AlertView = Type.Object({
   alertId: Type.String(), rule: Type.String(), metric: Type.String(), state: Enum(['firing', 'resolved'] as const), severity: Type.String(),
   subject: Type.String(), agentId: Type.String({ description: "the agent it is about, or '_fleet'" }), value: Num(), threshold: Num(), message: Type.String(),
   firedAt: Ms(), resolvedAt: Nullable(Ms()),
-  delivery: Nullable(Type.Object({ status: Type.String(), attempts: Count() })),
+  delivery: Nullable(Type.Object({ status: Type.String(), attempts: Count(), reason: Type.Optional(Type.String({ description: 'why it was skipped, or the last error of a failed or retrying delivery' })) })),
   streamSeq: Count('canonical stream sequence of its latest transition'),
 });
 export const AlertsBody = Type.Object({ items: Type.Array(AlertView) });
@@ -74,8 +74,10 @@ export const AgentSummaryRow = Type.Object({
 export const AgentSummariesBody = Type.Object({ window: Type.String(), items: Type.Array(AgentSummaryRow, { description: 'most active first' }) });
 
 const Throughput = Type.Object({
-  eventsPerMinute: Num('decisions, trades, closes, memory writes, recalls and consolidations over the window, per minute'),
-  decisionsPerMinute: Num(),
+  from: Ms('start of the first bucket counted: the window is read as whole buckets of its grain, the last one the bucket holding now'),
+  to: Ms('end of the last bucket counted (exclusive)'),
+  eventsPerMinute: Num('decisions, trades, closes, memory writes, recalls and consolidations in the buckets counted, per minute of the span they cover (to − from)'),
+  decisionsPerMinute: Num('decisions in the buckets counted, per minute of to − from'),
   series: Type.Array(Type.Object({ t: Ms('bucket start'), decisions: Count(), trades: Count(), recalls: Count(), memoryWrites: Count() })),
 });
 const Lag = Type.Object({
@@ -88,7 +90,8 @@ export const SnapshotProps = {
 export const MetricsSnapshot = Type.Object({ generatedAt: Ms(), ...SnapshotProps });
 export const Overview = Type.Object({
   generatedAt: Ms(), ...SnapshotProps,
-  alerts: Type.Array(AlertView, { description: 'firing now' }),
+  alerts: Type.Array(AlertView, { description: 'firing now, newest first: at most 100 (activeAlerts counts them all)' }),
+  activeAlerts: Count('alerts firing now, all of them'),
   agents: Count('agents analytics has seen'),
 });
 
@@ -99,7 +102,10 @@ export const TierPoint = Type.Object({
 });
 export const Utilization = Type.Object({
   from: Ms(), to: Ms(),
-  series: Type.Array(TierPoint, { description: 'tier sizes sampled every minute by the analytics service' }),
+  series: Type.Array(TierPoint, {
+    description: 'tier sizes (sampled every minute by the analytics service), downsampled to at most 500 points: the last sample of each stepMs bucket (epoch-aligned) in [from, to), oldest first',
+  }),
+  stepMs: Count('width of the buckets the series was downsampled to: whole minutes, at least 60000'),
   current: TierMetricsBody,
   compactionRatio: Ratio('bytes after / bytes before over every move applied (smaller is better); null before any'),
 });

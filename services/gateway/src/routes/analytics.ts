@@ -107,7 +107,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
 
   app.get('/v1/analytics/utilization', {
     schema: {
-      tags: ['analytics'], summary: 'Tier sizes over [from, to) (sampled every minute), the tier metrics now, and the compaction ratio',
+      tags: ['analytics'], summary: 'Tier sizes over [from, to) (sampled every minute; at most 500 points, the last sample of each stepMs bucket), the tier metrics now, and the compaction ratio',
       querystring: Type.Object(Range),
       response: { 200: A.Utilization, ...errorResponses(400, 503) },
     },

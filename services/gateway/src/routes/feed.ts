@@ -20,21 +20,33 @@ const STREAM_DESCRIPTION = [
   '`event: decision` with `id: <seq>` and `data: { eventId, agentId, symbol, action, size, confidence, occurredAt, memoryIds, recallIds, streamSeq }`;',
   '`event: alert` with `id: <seq>` and `data: { eventId, alertId, rule, metric, state, severity, subject, agentId, value, threshold, message, firedAt, occurredAt, streamSeq }`;',
   '`event: metrics` (no id) with `data:` the overview snapshot `{ generatedAt, throughput, lag, recallLatency, indicators }`, about every 2 s when it changed;',
+  '`event: gap` with `id: <seq>` and `data: { requested, resumeAfter, missedMessages, reason }` when a resume id is older than what is replayed',
+  '(`reason: "replay-limit"`: more than FB_FEED_MAX_REPLAY canonical messages back; `"retention"`: no longer in the stream): the client goes on after',
+  '`resumeAfter`, and missed the `missedMessages` canonical messages before it (each carries zero or more decisions and alerts): reload what it shows;',
+  '`event: reset` with `id: <seq>` and `data: { reason, resumeAfter, lastSeq, requested? }` when its position means nothing on this stream',
+  '(`reason: "ahead"`: the resume id is past the stream\'s last sequence, and is clamped to now rather than refused; `"stream-reset"`: the stream was recreated):',
+  'the client goes on from now: reload what it shows;',
   'and `: heartbeat` comments every 15 s. The first frame is `retry: 2000`.',
   '`id:` is the canonical events stream sequence of the event\'s message (`<seq>:<n>` for all but the last item of a message carrying several).',
+  'Each event is sent once: a later copy of an event id (a republish past the stream\'s duplicate window) is left out, live and on replay.',
 ].join(' ');
 
 /**
  * GET /v1/feed: new decisions and alerts as they reach the canonical log, and
  * metrics snapshots, as Server-Sent Events. A client resuming with
  * `Last-Event-ID` (the header EventSource sends, or `?lastEventId=`) gets
- * exactly the items it missed, in order, then the live ones.
+ * exactly the items it missed, in order, each event once, then the live ones;
+ * or, when the id is older than FB_FEED_MAX_REPLAY messages or past the end of
+ * the stream, a `gap` or `reset` event saying where it goes on from.
  */
 export const feedRoutes: FastifyPluginAsyncTypebox<FeedRoutesOptions> = async (app, { feed }) => {
   app.get('/v1/feed', {
     schema: {
       tags: ['analytics'], summary: 'Live feed of decisions, alerts and metrics (Server-Sent Events); resumes from Last-Event-ID without loss or duplicate',
-      querystring: Type.Object({ lastEventId: Type.Optional(EventId('resume after this id (as the Last-Event-ID header); the header wins when both are sent')) }),
+      querystring: Type.Object({
+        lastEventId: Type.Optional(EventId('resume after this id (as the Last-Event-ID header); the header wins when both are sent. '
+          + 'At most FB_FEED_MAX_REPLAY canonical messages back are replayed (older: an `event: gap` first); an id past the stream\'s end starts from now after an `event: reset`')),
+      }),
       headers: Type.Object({ 'last-event-id': Type.Optional(EventId('the id of the last event received (EventSource sends it on reconnect)')) }),
       response: {
         200: { description: STREAM_DESCRIPTION, content: { 'text/event-stream': { schema: Type.String({ description: STREAM_DESCRIPTION }) } } },

@@ -1,6 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { partitionOf, type Names } from '@farmbrain/contracts';
-import type { Logger, Pool } from '@farmbrain/platform';
+import { every, type Logger, type Pool } from '@farmbrain/platform';
 import {
   planMoves,
   publishMoves,
@@ -82,9 +82,6 @@ export function startLifecycleScheduler(deps: LifecycleSchedulerDeps): Lifecycle
   const republishAfterMs = deps.republishAfterMs ?? 6 * 3600_000;
   /** Move id → when (wall clock) this scheduler had it acknowledged. */
   const recent = new Map<string, number>();
-  let chain: Promise<unknown> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
 
   const once = async (now: number): Promise<LifecycleRun> => {
     const t0 = performance.now();
@@ -121,29 +118,13 @@ export function startLifecycleScheduler(deps: LifecycleSchedulerDeps): Lifecycle
     return run;
   };
 
-  const runOnce = (now?: number): Promise<LifecycleRun> => {
-    const run = chain.then(() => once(now ?? clock()));
-    chain = run.catch(() => undefined);
-    return run;
-  };
-
-  const tick = (): void => {
-    if (stopped) return;
-    runOnce()
-      .catch((err: unknown) => deps.log.error({ err }, 'lifecycle run failed; trying again next interval'))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, deps.intervalMs).unref();
-      });
-  };
-  timer = setTimeout(tick, deps.firstRunDelayMs ?? Math.min(deps.intervalMs, 60_000)).unref();
+  const loop = every(deps.intervalMs, (now: number | undefined) => once(now ?? clock()), {
+    log: deps.log, name: 'lifecycle run', firstDelayMs: deps.firstRunDelayMs ?? Math.min(deps.intervalMs, 60_000),
+  });
   deps.log.info({ intervalMs: deps.intervalMs, policy: deps.policy }, 'lifecycle scheduler started');
 
   return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await chain;
-    },
+    runOnce: (now?: number) => loop.run(now),
+    stop: () => loop.stop(),
   };
 }

@@ -115,7 +115,7 @@ function OverviewBodyView({ o, liveX, liveEvents, liveDecisions, liveTick }: { o
         </Card>
         <Card title="Active alerts">
           <div className="metric-row">
-            <Metric k="activeAlerts" label="firing" value={o.alerts.length} text={fmtInt(o.alerts.length)} tone={o.alerts.some((a) => a.severity === 'critical') ? 'bad' : o.alerts.length ? 'warn' : 'good'} />
+            <Metric k="activeAlerts" label="firing" value={o.activeAlerts} text={fmtInt(o.activeAlerts)} tone={o.alerts.some((a) => a.severity === 'critical') ? 'bad' : o.activeAlerts ? 'warn' : 'good'} />
           </div>
           <AlertList alerts={o.alerts} />
         </Card>

@@ -1,4 +1,7 @@
+// Browser tests' harness (`@farmbrain/testing/browser`, apart from the index so other tests never load playwright-core).
 import { chromium, type Browser, type Page } from 'playwright-core';
+
+export type { Browser, Page } from 'playwright-core';
 
 /** Debian's Chromium (`apt-get install -y chromium`): never a downloaded browser. */
 export const CHROMIUM = '/usr/bin/chromium';
