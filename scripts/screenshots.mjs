@@ -35,12 +35,30 @@ try {
   await save('overview');
 
   await page.click('[data-testid="tab-agents"]');
-  await page.locator('[data-testid="agent-row"]').first().waitFor();
-  await page.locator('[data-testid="agent-row"]').first().click();
-  await page.locator('[data-testid="decision-row"]').first().waitFor({ timeout: 30_000 });
-  await page.locator('[data-testid="decision-row"]').first().click();
-  await page.locator('[data-testid="decision-context"]').waitFor({ timeout: 30_000 });
+  const row = page.locator('[data-testid="agent-row"]').first();
+  await row.waitFor();
+  const agentId = await row.getAttribute('data-agent-id');
+  await row.click();
+  await page.locator('[data-testid="agent-detail"]').waitFor();
+  await page.evaluate(() => window.scrollTo(0, 0));
   await save('agents');
+  // Provenance: a decision that cites memories and recalls, drilled into.
+  const decisions = await (await fetch(`${url}/v1/agents/${agentId}/decisions?limit=20`)).json();
+  const cited = decisions.items.find((d) => d.memoryIds.length > 0 && d.recallIds.length > 0);
+  if (cited) {
+    const d = page.locator(`[data-testid="decision-row"][data-decision-id="${cited.decisionId}"]`);
+    await d.waitFor({ timeout: 30_000 });
+    await d.click();
+    const ctx = page.locator('[data-testid="decision-context"]');
+    await ctx.locator('[data-recall-id]').first().waitFor({ timeout: 30_000 });
+    // Below the sticky header, with a margin around the card.
+    const top = await ctx.evaluate((el) => el.getBoundingClientRect().top + window.scrollY);
+    await page.evaluate((y) => window.scrollTo(0, y), top - 112);
+    await page.waitForTimeout(300);
+    const box = await ctx.boundingBox();
+    await page.screenshot({ path: `${out}/provenance.png`, clip: { x: Math.max(0, box.x - 12), y: box.y - 12, width: Math.min(1280, box.width + 24), height: Math.min(800 - box.y + 12, box.height + 24) } });
+    console.log(`${out}/provenance.png`);
+  }
 
   await page.click('[data-testid="tab-utilization"]');
   await figures('utilization');
