@@ -200,19 +200,6 @@ export type FeedAlert = Partial<AlertView> & { alertId: string; eventId?: string
 export type FeedMetrics = Pick<Overview, 'generatedAt' | 'window' | 'throughput' | 'lag' | 'recallLatency' | 'indicators'>;
 export const FEED_URL = '/v1/feed';
 
-// ---------- recall (contracts RecallResponse) ----------
+// ---------- recall: the contract's shapes (@farmbrain/contracts memoryApi.ts, through @farmbrain/react) ----------
 
-export interface ScoreParts {
-  vector: { similarity: number; rank: number } | null;
-  text: { relevance: number; rank: number } | null;
-  recency: { ageMs: number; rank: number };
-  importance: { value: number; rank: number };
-  decay?: { halfLifeDays: number; minFactor: number; ageDays: number; since: 'lastRecalled' | 'created'; factor: number };
-}
-export interface RecallHit {
-  memory: { memoryId: string; agentId: string; kind: string; text: string; tags: string[]; importance: number; scope: string; version: number; createdAt: number; updatedAt: number };
-  score: number;
-  parts: ScoreParts;
-  tier: string;
-}
-export interface RecallResult { recallId: string; hits: RecallHit[]; embeddingModel: string; tookMs: number; warnings?: string[] }
+export type { ScoreParts, RecallHit, RecallResponse as RecallResult } from '@farmbrain/react';

@@ -16,11 +16,16 @@ export interface Feed {
   alerts: number;
   /** Whether this connection has ever opened (false: still connecting the first time). */
   everOpened: boolean;
+  /**
+   * Bumped when the gateway says the feed skipped something (`gap`: a resume older than it replays, or past the
+   * stream's retention; `reset`: a resume id it does not know, a recreated stream): views read their data again.
+   */
+  resets: number;
 }
 
 const MAX_ITEMS = 60;
 const RETRY_CLOSED_MS = 5000;
-const EMPTY: Feed = { state: 'reconnecting', items: [], metrics: undefined, decisions: 0, alerts: 0, everOpened: false };
+const EMPTY: Feed = { state: 'reconnecting', items: [], metrics: undefined, decisions: 0, alerts: 0, everOpened: false, resets: 0 };
 const FeedContext = createContext<Feed>(EMPTY);
 export const useFeed = () => useContext(FeedContext);
 
@@ -72,6 +77,12 @@ export function FeedProvider({ children }: { children: ReactNode }) {
       };
       src.addEventListener('decision', push('decision'));
       src.addEventListener('alert', push('alert'));
+      const skipped = (ev: MessageEvent<string>) => {
+        if (ev.lastEventId) lastId.current = ev.lastEventId;
+        setFeed((f) => ({ ...f, resets: f.resets + 1 }));
+      };
+      src.addEventListener('gap', skipped);
+      src.addEventListener('reset', skipped);
       src.addEventListener('metrics', (ev: MessageEvent<string>) => {
         const data = parse(ev.data) as FeedMetrics | undefined;
         if (data) setFeed((f) => ({ ...f, metrics: { at: Date.now(), data } }));

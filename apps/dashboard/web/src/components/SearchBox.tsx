@@ -47,7 +47,7 @@ function Results({ agentId, query, onClose }: { agentId: string; query: string; 
   useEffect(() => {
     let live = true;
     recall({ query, k: 10 }).then(
-      (r) => { if (live) setRes(r as unknown as RecallResult); },
+      (r) => { if (live) setRes(r); },
       (e: unknown) => { if (live) setErr(e instanceof Error ? e.message : (e as { message?: string })?.message ?? String(e)); },
     );
     return () => { live = false; };

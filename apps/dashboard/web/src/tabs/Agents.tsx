@@ -16,12 +16,12 @@ export function Agents({ selected, onSelect }: { selected: string | null; onSele
   const { reload } = stats;
   const [lastReload, setLastReload] = useState(0);
   useEffect(() => {
-    if (feed.decisions === 0) return;
+    if (feed.decisions === 0 && feed.resets === 0) return;
     const wait = Math.max(0, lastReload + 5000 - Date.now());
     const h = setTimeout(() => { setLastReload(Date.now()); reload(); }, wait);
     return () => clearTimeout(h);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [feed.decisions]);
+  }, [feed.decisions, feed.resets]);
 
   const items = stats.data?.items;
   return (

@@ -23,7 +23,8 @@ export function Overview({ window, setWindow }: { window: Window; setWindow: (w:
   const ov = useFetch(`overview:${window}`, () => api.overview(window), 15_000);
   // A new alert changes the firing list: read it again.
   const { reload } = ov;
-  useEffect(() => { if (feed.alerts > 0) reload(); }, [feed.alerts, reload]);
+  // A new alert, or a feed that skipped something (gap/reset): read the overview again.
+  useEffect(() => { if (feed.alerts > 0 || feed.resets > 0) reload(); }, [feed.alerts, feed.resets, reload]);
 
   // The live part of the overview comes with every `metrics` event (for the gateway's window; merged when it is
   // the one shown); the rest (alerts, agent count) from the last read.
