@@ -5,14 +5,16 @@ import { decodeBatch, type EventType, type FarmEvent, type PayloadInput } from '
 import { connectPostgres, COMMON_DEFAULTS, type Pool } from '@farmbrain/platform';
 import { makeEvent, publishSession, readStream, TestStack, waitFor } from '@farmbrain/testing';
 
-// A deterministic fleet: 12 agents in 4 teams over about two hours of event time (ending an hour ago, well
+// A deterministic fleet: 12 agents in 4 teams over about two hours of event time (from half past an hour 2.5 to 3.5 hours ago, well
 // within ingest's past skew): decisions of every action and confidence, trades, closes naming their decisions,
 // memory writes, recalls with latencies and hot/warm hits, consolidations; some agents move to another team
 // half way, one registers only half way (its first events count under team '').
 const AGENTS = 12;
 const PER_AGENT = 260;
 const NOW = Date.now();
-const BASE = NOW - 3 * 3_600_000;
+// Half past an hour, between 2.5 and 3.5 hours ago: the ~1.8 hours of events then always span three hour buckets
+// (and end more than half an hour ago), whatever the time of day the test runs at.
+const BASE = Math.floor(NOW / 3_600_000) * 3_600_000 - 3 * 3_600_000 + 1_800_000;
 
 function workload(): FarmEvent[][] {
   let x = 7;
@@ -271,7 +273,7 @@ test('analytics - after a SIGKILL mid-stream, every bucket of every grain and sc
   // The workload is what the comparison is worth: many buckets, every kind of figure non-zero.
   const fleetMinutes = [...want.rollups.keys()].filter((k) => k.startsWith('fleet||minute|'));
   assert.ok(fleetMinutes.length > 100, `${fleetMinutes.length} minute buckets`);
-  assert.ok([...want.rollups.keys()].filter((k) => k.startsWith('fleet||hour|')).length >= 3);
+  assert.ok([...want.rollups.keys()].filter((k) => k.startsWith('fleet||hour|')).length >= 3, 'the workload spans three hour buckets');
   const teams = new Set([...want.rollups.keys()].filter((k) => k.startsWith('team|')).map((k) => k.split('|')[1]));
   assert.deepEqual([...teams].sort(), ['', 'team-0', 'team-1', 'team-2', 'team-3', 'team-late']);
   const fleet = (col: string) => [...want.rollups].filter(([k]) => k.startsWith('fleet||day|')).reduce((a, [, r]) => a + (r[col] ?? 0), 0);
