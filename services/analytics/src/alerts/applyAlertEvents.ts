@@ -1,4 +1,4 @@
-import type { EventOf } from '@farmbrain/contracts';
+import type { AlertChanged, EventOf } from '@farmbrain/contracts';
 import type { Logger, PoolClient } from '@farmbrain/platform';
 import type { SeqEvent } from '@farmbrain/projection';
 
@@ -25,10 +25,8 @@ export interface AlertWebhookBody {
   /** Canonical stream sequence of the event. */
   streamSeq: number;
   occurredAt: number;
-  alert: {
-    alertId: string; rule: string; metric: string; state: 'firing' | 'resolved'; severity: string; subject: string; agentId: string;
-    value: number; threshold: number; message: string; firedAt: number; resolvedAt: number | null;
-  };
+  /** The event's payload (the contract's AlertChanged), its agent, and when it resolved. */
+  alert: AlertChanged & { agentId: string; resolvedAt: number | null };
 }
 
 export const webhookBodyOf = (e: EventOf<'alert_changed'> & { streamSeq: number }): AlertWebhookBody => ({

@@ -4,6 +4,7 @@
  * the log (the canonical stream sequence of its message, and its index among the
  * message's items), which is what `id:` carries and `Last-Event-ID` resumes from.
  */
+import type { AlertChanged } from '@farmbrain/contracts';
 import { firstOfEach, type SeqEvent } from '@farmbrain/projection';
 
 export type FeedKind = 'decision' | 'alert';
@@ -62,23 +63,8 @@ export interface FeedDecision {
   streamSeq: number;
 }
 
-/** What an alert item carries: the alert_changed event, as GET /v1/alerts lists alerts (without delivery). */
-export interface FeedAlert {
-  eventId: string;
-  alertId: string;
-  rule: string;
-  metric: string;
-  state: string;
-  severity: string;
-  subject: string;
-  agentId: string;
-  value: number;
-  threshold: number;
-  message: string;
-  firedAt: number;
-  occurredAt: number;
-  streamSeq: number;
-}
+/** What an alert item carries: the alert_changed event's payload (the contract's AlertChanged) and where it stands on the log. */
+export type FeedAlert = AlertChanged & { eventId: string; agentId: string; occurredAt: number; streamSeq: number };
 
 function dataOf(e: SeqEvent): { kind: FeedKind; data: FeedDecision | FeedAlert } | undefined {
   if (e.type === 'decision_made') {
@@ -96,8 +82,7 @@ function dataOf(e: SeqEvent): { kind: FeedKind; data: FeedDecision | FeedAlert }
     return {
       kind: 'alert',
       data: {
-        eventId: e.eventId, alertId: a.alertId, rule: a.rule, metric: a.metric, state: a.state, severity: a.severity, subject: a.subject,
-        agentId: e.agentId, value: a.value, threshold: a.threshold, message: a.message, firedAt: a.firedAt, occurredAt: e.occurredAt, streamSeq: e.streamSeq,
+        ...a, eventId: e.eventId, agentId: e.agentId, occurredAt: e.occurredAt, streamSeq: e.streamSeq,
       },
     };
   }
